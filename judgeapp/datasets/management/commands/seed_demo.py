@@ -1,0 +1,50 @@
+import json
+from pathlib import Path
+
+from django.core.management.base import BaseCommand
+from django.db import transaction
+
+from judgeapp.accounts.services import team_setup
+from judgeapp.datasets.models import Dataset
+from judgeapp.datasets.services import comparisons_add, dataset_create
+
+DEMO_FILE = Path(__file__).resolve().parents[2] / "demo" / "demo.jsonl"
+
+
+class Command(BaseCommand):
+    help = "Create the demo team, its admin and a small demo dataset. Safe to run again."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--team", default="Demo")
+        parser.add_argument("--admin", default="admin")
+        parser.add_argument("--url", default="http://127.0.0.1:8000/", help="URL to print.")
+
+    @transaction.atomic
+    def handle(self, *args, team, admin, url, **options):
+        team_obj, user, password = team_setup(name=team, admin_username=admin)
+        if password:
+            # The demo's admin may also use the admin site (/admin/) on this local install.
+            user.is_staff = user.is_superuser = True
+            user.save(update_fields=["is_staff", "is_superuser"])
+        dataset = Dataset.objects.filter(team=team_obj, name="demo").first()
+        if dataset is None:
+            dataset = dataset_create(
+                team=team_obj,
+                name="demo",
+                description="Twelve comparisons written for the demo, three labels each.",
+                by=user,
+            )
+        with DEMO_FILE.open(encoding="utf-8") as f:
+            records = [json.loads(line) for line in f if line.strip()]
+        created, _ = comparisons_add(dataset=dataset, records=records)
+        if created:
+            self.stdout.write(f"Demo dataset 'demo' with {created} items in team {team!r}.")
+        if password:
+            self.stdout.write(
+                self.style.SUCCESS(
+                    f"\nJudgeApp is at {url}\nLog in as {admin!r} with password {password!r}\n"
+                    f"(shown once; change it with: python manage.py changepassword {admin})\n"
+                )
+            )
+        else:
+            self.stdout.write(f"JudgeApp is at {url} (log in as {admin!r}).")

@@ -1,0 +1,98 @@
+from django.conf import settings
+from django.db import models
+
+from judgeapp.accounts.models import Team
+
+
+class Dataset(models.Model):
+    """A named set of comparisons, owned by one team."""
+
+    team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="datasets")
+    name = models.CharField(max_length=200)
+    description = models.TextField(blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["team", "name"], name="dataset_unique_team_name"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Comparison(models.Model):
+    """One item: a conversation (last turn from the user) and two candidate responses."""
+
+    dataset = models.ForeignKey(Dataset, on_delete=models.CASCADE, related_name="comparisons")
+    external_id = models.CharField(max_length=255)
+    conversation = models.JSONField(help_text="List of {role, content}, oldest first.")
+    response_1 = models.TextField()
+    response_2 = models.TextField()
+    principles = models.JSONField(default=list, blank=True)
+    metadata = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            # Re-importing a record whose id exists adds nothing.
+            models.UniqueConstraint(
+                fields=["dataset", "external_id"], name="comparison_unique_dataset_external_id"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.external_id
+
+    @property
+    def prompt(self) -> str:
+        """The last user turn, for lists and titles."""
+        for turn in reversed(self.conversation or []):
+            if turn.get("role") == "user":
+                return str(turn.get("content", ""))
+        return ""
+
+
+class ImportJob(models.Model):
+    """One upload into a dataset: its options, progress, counts and every error found."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Running"
+        DONE = "done", "Done"
+        REJECTED = "rejected", "Rejected"
+        FAILED = "failed", "Failed"
+
+    dataset = models.ForeignKey(Dataset, on_delete=models.CASCADE, related_name="imports")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    filename = models.CharField(max_length=255, blank=True)
+    file = models.FileField(upload_to="imports/", blank=True)
+    format = models.CharField(max_length=32, blank=True, help_text="Detected or requested format.")
+    skip_invalid = models.BooleanField(default=False)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
+    records_read = models.PositiveIntegerField(default=0)
+    items_created = models.PositiveIntegerField(default=0)
+    duplicates = models.PositiveIntegerField(default=0)
+    invalid = models.PositiveIntegerField(default=0)
+    labels_created = models.PositiveIntegerField(default=0)
+    judgments_created = models.PositiveIntegerField(default=0)
+    bytes_total = models.PositiveBigIntegerField(default=0)
+    bytes_read = models.PositiveBigIntegerField(default=0)
+    errors = models.JSONField(default=list, blank=True, help_text="The first errors found.")
+    error_count = models.PositiveIntegerField(default=0)
+    message = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"import {self.pk} into {self.dataset}"

@@ -1,0 +1,137 @@
+"""Teams are kept apart: a user of team A gets 404 for every page and API object of team B."""
+
+import pytest
+from django.urls import reverse
+from rest_framework.test import APIClient
+
+from judgeapp.accounts.models import Membership
+from tests.factories import (
+    CampaignFactory,
+    ComparisonFactory,
+    ImportJobFactory,
+    JudgeFactory,
+    JudgeRunFactory,
+    JudgmentFactory,
+    LabelFactory,
+    MembershipFactory,
+    PrincipleSetFactory,
+)
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def team_b_objects(other_team, outsider):
+    comparison = ComparisonFactory(dataset__team=other_team)
+    dataset = comparison.dataset
+    judge = JudgeFactory(team=other_team)
+    run = JudgeRunFactory(judge=judge, dataset=dataset)
+    judgment = JudgmentFactory(run=run, comparison=comparison)
+    campaign = CampaignFactory(dataset=dataset)
+    label = LabelFactory(campaign=campaign, comparison=comparison, annotator=outsider)
+    return {
+        "dataset": dataset,
+        "comparison": comparison,
+        "import": ImportJobFactory(dataset=dataset),
+        "judge": judge,
+        "principle_set": PrincipleSetFactory(team=other_team),
+        "run": run,
+        "judgment": judgment,
+        "campaign": campaign,
+        "label": label,
+        "membership": Membership.objects.get(team=other_team, user=outsider),
+    }
+
+
+def _pages(o):
+    return [
+        reverse("datasets:detail", args=[o["dataset"].pk]),
+        reverse("datasets:comparison", args=[o["dataset"].pk, o["comparison"].pk]),
+        reverse("judging:judge", args=[o["judge"].pk]),
+        reverse("judging:run", args=[o["run"].pk]),
+        reverse("judging:judgment", args=[o["run"].pk, o["judgment"].pk]),
+        reverse("campaigns:detail", args=[o["campaign"].pk]),
+    ]
+
+
+def _api_objects(o):
+    return [
+        f"/api/datasets/{o['dataset'].pk}/",
+        f"/api/comparisons/{o['comparison'].pk}/",
+        f"/api/imports/{o['import'].pk}/",
+        f"/api/judges/{o['judge'].pk}/",
+        f"/api/principle-sets/{o['principle_set'].pk}/",
+        f"/api/runs/{o['run'].pk}/",
+        f"/api/judgments/{o['judgment'].pk}/",
+        f"/api/campaigns/{o['campaign'].pk}/",
+        f"/api/labels/{o['label'].pk}/",
+        f"/api/memberships/{o['membership'].pk}/",
+        f"/api/teams/{o['membership'].team_id}/",
+    ]
+
+
+@pytest.fixture
+def stranger(team, other_team):
+    """An admin of a third team: a member of neither A nor B."""
+    return MembershipFactory(user__username="sam", role=Membership.Role.ADMIN).user
+
+
+@pytest.mark.parametrize("who", ["admin", "annotator", "stranger"])
+def test_pages_of_another_team_are_404(request, client, team_b_objects, who):
+    client.force_login(request.getfixturevalue(who))
+    for url in _pages(team_b_objects):
+        assert client.get(url).status_code == 404, url
+
+
+@pytest.mark.parametrize("who", ["admin", "annotator", "stranger"])
+def test_api_objects_of_another_team_are_404(request, team_b_objects, who):
+    api = APIClient()
+    api.force_authenticate(request.getfixturevalue(who))
+    for url in _api_objects(team_b_objects):
+        assert api.get(url).status_code == 404, url
+    membership = team_b_objects["membership"]
+    assert api.patch(f"/api/memberships/{membership.pk}/", {"role": "viewer"}).status_code == 404
+    assert api.delete(f"/api/memberships/{membership.pk}/").status_code == 404
+
+
+@pytest.mark.parametrize("who", ["admin", "annotator", "stranger"])
+def test_api_lists_hold_nothing_of_another_team(request, team_b_objects, who):
+    api = APIClient()
+    api.force_authenticate(request.getfixturevalue(who))
+    b_ids = {(url.split("/")[2], url.split("/")[3]) for url in _api_objects(team_b_objects)}
+    for resource in {name for name, _ in b_ids}:
+        rows = api.get(f"/api/{resource}/").json()
+        rows = rows["results"] if isinstance(rows, dict) else rows
+        assert not {(resource, str(r["pk"] if "pk" in r else r["id"])) for r in rows} & b_ids
+
+
+def test_the_owner_team_does_see_its_objects(client, outsider, team_b_objects):
+    """The positive control: the same URLs answer 200 for team B's own admin."""
+    client.force_login(outsider)
+    for url in _pages(team_b_objects):
+        assert client.get(url).status_code == 200, url
+    api = APIClient()
+    api.force_authenticate(outsider)
+    for url in _api_objects(team_b_objects):
+        assert api.get(url).status_code == 200, url
+
+
+def test_outsider_cannot_add_members_to_another_team(other_team, admin, team):
+    api = APIClient()
+    api.force_authenticate(admin)
+    reply = api.post(
+        "/api/memberships/", {"team": other_team.pk, "identifier": "alice", "role": "admin"}
+    )
+    assert reply.status_code == 400
+    assert not Membership.objects.filter(team=other_team, user=admin).exists()
+
+
+def test_annotator_sees_no_data_pages_of_own_team(client, annotator, team):
+    comparison = ComparisonFactory(dataset__team=team)
+    client.force_login(annotator)
+    assert client.get(reverse("datasets:index")).status_code == 403
+    url = reverse("datasets:comparison", args=[comparison.dataset_id, comparison.pk])
+    assert client.get(url).status_code == 404
+    api = APIClient()
+    api.force_authenticate(annotator)
+    assert api.get(f"/api/comparisons/{comparison.pk}/").status_code == 404
