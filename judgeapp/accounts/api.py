@@ -72,7 +72,7 @@ class MembershipViewSet(
         team = serializer.validated_data["team"]
         if not team_list(user=self.request.user).filter(pk=team.pk).exists():
             raise serializers.ValidationError({"team": "No such team."})
-        serializer.instance = membership_add(
+        serializer.instance, _ = membership_add(
             team=team,
             identifier=serializer.validated_data["identifier"],
             role=serializer.validated_data.get("role", Membership.Role.VIEWER),

@@ -38,16 +38,41 @@ def team_create(*, name: str) -> Team:
     return Team.objects.create(name=name)
 
 
+def _user_create_for(identifier: str) -> tuple[User, str]:
+    """A new account named after ``identifier`` (a username, or an e-mail's local part)."""
+    email = identifier if "@" in identifier else ""
+    base = (identifier.split("@")[0] if email else identifier)[:140]
+    if not base or not User.username_validator.regex.match(base):
+        raise ApplicationError(
+            f"{identifier!r} cannot be a username: use letters, digits and @/./+/-/_ only."
+        )
+    username, n = base, 1
+    while User.objects.filter(username=username).exists():
+        n += 1
+        username = f"{base}{n}"
+    password = secrets.token_urlsafe(12)
+    return User.objects.create_user(username=username, email=email, password=password), password
+
+
 @transaction.atomic
-def membership_add(*, team: Team, identifier: str, role: str, by: User) -> Membership:
+def membership_add(
+    *, team: Team, identifier: str, role: str, by: User, create_user: bool = False
+) -> tuple[Membership, str | None]:
+    """Add a user to ``team``. With ``create_user``, an unknown identifier gets a new account.
+
+    Returns the membership and the new account's generated password (None for existing users).
+    """
     _require_admin(team=team, by=by)
     _check_role(role)
-    user = user_find(identifier=identifier)
+    identifier = identifier.strip()
+    user, password = user_find(identifier=identifier), None
     if user is None:
-        raise ApplicationError(f"No user with the username or e-mail {identifier.strip()!r}.")
+        if not create_user:
+            raise ApplicationError(f"No user with the username or e-mail {identifier!r}.")
+        user, password = _user_create_for(identifier)
     if Membership.objects.filter(team=team, user=user).exists():
         raise ApplicationError(f"{user.username} is already a member of {team.name}.")
-    return Membership.objects.create(team=team, user=user, role=role)
+    return Membership.objects.create(team=team, user=user, role=role), password
 
 
 @transaction.atomic

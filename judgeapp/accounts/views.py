@@ -59,13 +59,17 @@ def member_add(request):
         return redirect("accounts:members")
 
     def add() -> str:
-        m = membership_add(
+        m, password = membership_add(
             team=request.team,
             identifier=form.cleaned_data["identifier"],
             role=form.cleaned_data["role"],
             by=request.user,
+            create_user=form.cleaned_data["create_user"],
         )
-        return f"Added {m.user.username} as {m.get_role_display().lower()}."
+        text = f"Added {m.user.username} as {m.get_role_display().lower()}."
+        if password:
+            text += f" New account: username {m.user.username}, password {password} (shown once)."
+        return text
 
     _apply(request, add)
     return redirect("accounts:members")

@@ -131,3 +131,27 @@ def test_obtain_token_with_password(admin, password):
     reply = APIClient().post("/api/auth/token/", {"username": "alice", "password": password})
     assert reply.status_code == 200
     assert reply.json()["token"] == Token.objects.get(user=admin).key
+
+
+def test_admin_can_create_the_account_of_a_new_annotator(admin_client, team):
+    reply = admin_client.post(
+        reverse("accounts:member_add"),
+        {"identifier": "zoe@example.org", "role": "annotator", "create_user": "on"},
+        follow=True,
+    )
+    page = reply.content.decode()
+    assert "Added zoe as annotator" in page
+    password = page.split("password ")[1].split(" (shown once)")[0]
+    zoe = User.objects.get(username="zoe")
+    assert zoe.email == "zoe@example.org" and zoe.check_password(password)
+    assert Membership.objects.get(team=team, user=zoe).role == "annotator"
+
+
+def test_unusable_username_is_refused_with_the_reason(admin_client, team):
+    reply = admin_client.post(
+        reverse("accounts:member_add"),
+        {"identifier": "two words", "role": "viewer", "create_user": "on"},
+        follow=True,
+    )
+    assert "cannot be a username" in reply.content.decode()
+    assert not User.objects.filter(username="two words").exists()
