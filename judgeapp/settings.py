@@ -214,8 +214,26 @@ SPECTACULAR_SETTINGS = {
     },
 }
 
-# Celery ----------------------------------------------------------------------------------------
+# Cache: shared by the web and worker processes (import progress, report results).
 REDIS_URL = env_str("REDIS_URL")
+if REDIS_URL:
+    CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
+    }
+else:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+            "LOCATION": str(VAR_DIR / "cache"),
+        }
+    }
+
+# Imports: uploads up to IMPORT_MAX_UPLOAD_MB; files above IMPORT_INLINE_MAX_KB run in a worker.
+IMPORT_MAX_UPLOAD_MB = env_int("IMPORT_MAX_UPLOAD_MB", 2048)
+IMPORT_INLINE_MAX_KB = env_int("IMPORT_INLINE_MAX_KB", 512)
+IMPORT_MAX_ERRORS_SHOWN = env_int("IMPORT_MAX_ERRORS_SHOWN", 200)
+
+# Celery ----------------------------------------------------------------------------------------
 if REDIS_URL:
     CELERY_BROKER_URL = REDIS_URL
     CELERY_RESULT_BACKEND = REDIS_URL

@@ -51,6 +51,9 @@ def _pages(o):
         reverse("judging:run", args=[o["run"].pk]),
         reverse("judging:judgment", args=[o["run"].pk, o["judgment"].pk]),
         reverse("campaigns:detail", args=[o["campaign"].pk]),
+        reverse("datasets:import", args=[o["import"].pk]),
+        reverse("datasets:export", args=[o["dataset"].pk, "jsonl"]),
+        reverse("datasets:export", args=[o["dataset"].pk, "csv"]),
     ]
 
 
@@ -67,6 +70,7 @@ def _api_objects(o):
         f"/api/labels/{o['label'].pk}/",
         f"/api/memberships/{o['membership'].pk}/",
         f"/api/teams/{o['membership'].team_id}/",
+        f"/api/datasets/{o['dataset'].pk}/export/",
     ]
 
 
@@ -98,7 +102,11 @@ def test_api_objects_of_another_team_are_404(request, team_b_objects, who):
 def test_api_lists_hold_nothing_of_another_team(request, team_b_objects, who):
     api = APIClient()
     api.force_authenticate(request.getfixturevalue(who))
-    b_ids = {(url.split("/")[2], url.split("/")[3]) for url in _api_objects(team_b_objects)}
+    b_ids = {
+        (url.split("/")[2], url.split("/")[3])
+        for url in _api_objects(team_b_objects)
+        if not url.endswith("/export/")
+    }
     for resource in {name for name, _ in b_ids}:
         rows = api.get(f"/api/{resource}/").json()
         rows = rows["results"] if isinstance(rows, dict) else rows
@@ -135,3 +143,37 @@ def test_annotator_sees_no_data_pages_of_own_team(client, annotator, team):
     api = APIClient()
     api.force_authenticate(annotator)
     assert api.get(f"/api/comparisons/{comparison.pk}/").status_code == 404
+
+
+def test_nobody_imports_into_another_teams_dataset(client, admin, team_b_objects):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    dataset = team_b_objects["dataset"]
+    before = dataset.comparisons.count()
+    data = b'{"id": "x", "conversation": [{"role": "user", "content": "hi"}], "response_1": "a", "response_2": "b"}\n'
+    client.force_login(admin)
+    page = client.post(
+        reverse("datasets:import_new"),
+        {"dataset": dataset.pk, "format": "auto", "file": SimpleUploadedFile("x.jsonl", data)},
+    )
+    assert page.status_code == 200 and "Select a valid choice" in page.content.decode()
+    api = APIClient()
+    api.force_authenticate(admin)
+    reply = api.post(
+        "/api/imports/",
+        {"dataset": dataset.pk, "file": SimpleUploadedFile("x.jsonl", data)},
+        format="multipart",
+    )
+    assert reply.status_code == 400 and reply.json() == {"dataset": "No such dataset."}
+    reply = api.post(
+        "/api/imports/",
+        {
+            "team": dataset.team_id,
+            "dataset_name": "sneaky",
+            "file": SimpleUploadedFile("x.jsonl", data),
+        },
+        format="multipart",
+    )
+    assert reply.status_code == 400
+    assert dataset.comparisons.count() == before
+    assert not type(dataset).objects.filter(name="sneaky").exists()

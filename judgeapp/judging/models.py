@@ -94,6 +94,8 @@ class JudgeRun(models.Model):
     )
     # The exact principle text sent, when it overrides the comparisons' own principles.
     principles_override = models.JSONField(null=True, blank=True)
+    # Set on runs that hold imported verdicts: the run key from the file ("" when it gave none).
+    import_key = models.CharField(max_length=255, null=True, blank=True)  # noqa: DJ001 - None = not imported
     both_orders = models.BooleanField(default=False)
     samples = models.PositiveIntegerField(default=1, validators=[MinValueValidator(1)])
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
@@ -106,6 +108,14 @@ class JudgeRun(models.Model):
 
     class Meta:
         ordering = ["-created_at", "-id"]
+        constraints = [
+            # One imported run per judge, dataset and run key: re-imports attach to it.
+            models.UniqueConstraint(
+                fields=["judge", "dataset", "import_key"],
+                condition=models.Q(import_key__isnull=False),
+                name="judgerun_unique_import_key",
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.judge} on {self.dataset} (#{self.pk})"

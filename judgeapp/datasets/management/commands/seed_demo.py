@@ -1,12 +1,9 @@
-import json
 from pathlib import Path
 
 from django.core.management.base import BaseCommand
-from django.db import transaction
 
 from judgeapp.accounts.services import team_setup
-from judgeapp.datasets.models import Dataset
-from judgeapp.datasets.services import comparisons_add, dataset_create
+from judgeapp.datasets.services import dataset_get_or_create, dataset_import, import_job_create
 
 DEMO_FILE = Path(__file__).resolve().parents[2] / "demo" / "demo.jsonl"
 
@@ -19,26 +16,21 @@ class Command(BaseCommand):
         parser.add_argument("--admin", default="admin")
         parser.add_argument("--url", default="http://127.0.0.1:8000/", help="URL to print.")
 
-    @transaction.atomic
     def handle(self, *args, team, admin, url, **options):
         team_obj, user, password = team_setup(name=team, admin_username=admin)
         if password:
             # The demo's admin may also use the admin site (/admin/) on this local install.
             user.is_staff = user.is_superuser = True
             user.save(update_fields=["is_staff", "is_superuser"])
-        dataset = Dataset.objects.filter(team=team_obj, name="demo").first()
-        if dataset is None:
-            dataset = dataset_create(
-                team=team_obj,
-                name="demo",
-                description="Twelve comparisons written for the demo, three labels each.",
-                by=user,
-            )
-        with DEMO_FILE.open(encoding="utf-8") as f:
-            records = [json.loads(line) for line in f if line.strip()]
-        created, _ = comparisons_add(dataset=dataset, records=records)
-        if created:
-            self.stdout.write(f"Demo dataset 'demo' with {created} items in team {team!r}.")
+        dataset = dataset_get_or_create(team=team_obj, name="demo", by=user)
+        if not dataset.description:
+            dataset.description = "Twelve comparisons written for the demo, three labels each."
+            dataset.save(update_fields=["description"])
+        if not dataset.comparisons.exists():
+            job = import_job_create(dataset=dataset, by=user, filename=DEMO_FILE.name)
+            with DEMO_FILE.open("rb") as stream:
+                job = dataset_import(job=job, stream=stream)
+            self.stdout.write(f"Demo dataset 'demo' in team {team!r}: {job.message}")
         if password:
             self.stdout.write(
                 self.style.SUCCESS(

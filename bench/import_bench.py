@@ -1,0 +1,159 @@
+#!/usr/bin/env python
+"""Import benchmark: generate N native-JSONL items (~2 KB each), import them into PostgreSQL with
+`manage.py import_dataset`, and print items/s and the importing process's peak RSS.
+
+    .venv/bin/python bench/import_bench.py                      # 100,000 items
+    .venv/bin/python bench/import_bench.py --items 20000 --labels 3
+    .venv/bin/python bench/import_bench.py --corrupt-line 50001  # expect a rejection naming it
+    .venv/bin/python bench/import_bench.py --corrupt-line 50001 --skip-invalid
+
+It creates (and by default re-creates) the database named in --database-url, migrates it, and
+runs the import as a child process, so the RSS measured is the importer's alone. The last line of
+output is one JSON object with the figures.
+"""
+
+import argparse
+import json
+import os
+import random
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from urllib.parse import urlparse
+
+ROOT = Path(__file__).resolve().parent.parent
+WORDS = (
+    "the model response answer user question because however python function return value "
+    "list string number error result example code should would could data table first second "
+    "better worse correct wrong helpful concise detailed explain reason step sum prime capital "
+    "city river language translate summary paragraph sentence token reward judge score rank"
+).split()
+
+
+def make_text(rng: random.Random, size: int) -> str:
+    words, length = [], 0
+    while length < size:
+        word = rng.choice(WORDS)
+        words.append(word)
+        length += len(word) + 1
+    return " ".join(words)[:size]
+
+
+def generate(path: Path, *, items: int, size: int, labels: int, corrupt_line: int | None) -> int:
+    rng = random.Random(7)
+    per_text = max(size // 3 - 60, 20)
+    total = 0
+    with path.open("wb") as f:
+        for i in range(1, items + 1):
+            record = {
+                "id": f"bench-{i}",
+                "conversation": [{"role": "user", "content": make_text(rng, per_text)}],
+                "response_1": make_text(rng, per_text),
+                "response_2": make_text(rng, per_text),
+                "metadata": {"domain": rng.choice(["code", "general", "stem"]), "n": i},
+                "labels": [
+                    {"annotator": f"ann-{k}", "preference": rng.randint(-3, 3)}
+                    for k in range(labels)
+                ],
+            }
+            if i == corrupt_line:
+                record["labels"] = [{"annotator": "ann-x", "preference": 9}]
+                record.pop("response_2")
+            line = json.dumps(record).encode() + b"\n"
+            total += len(line)
+            f.write(line)
+    return total
+
+
+def prepare_database(url: str, fresh: bool, env: dict) -> None:
+    import psycopg
+
+    parsed = urlparse(url)
+    name = parsed.path.lstrip("/")
+    admin_url = parsed._replace(path="/postgres").geturl()
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone()
+        if exists and fresh:
+            conn.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+            exists = None
+        if not exists:
+            conn.execute(f'CREATE DATABASE "{name}"')
+    manage = [sys.executable, "manage.py"]
+    subprocess.run([*manage, "migrate", "--noinput", "-v0"], cwd=ROOT, env=env, check=True)
+    subprocess.run(
+        [*manage, "create_team", "bench", "--admin", "bench", "--password", "bench-password-1"],
+        cwd=ROOT, env=env, check=True, stdout=subprocess.DEVNULL,
+    )  # fmt: skip
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawTextHelpFormatter
+    )
+    parser.add_argument("--items", type=int, default=100_000, help="items to import (100000)")
+    parser.add_argument("--size", type=int, default=2048, help="approximate bytes per item (2048)")
+    parser.add_argument("--labels", type=int, default=0, help="labels per item (0)")
+    parser.add_argument(
+        "--database-url",
+        default=os.environ.get(
+            "BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/judgeapp_bench"
+        ),
+        help="PostgreSQL database to (re)create and import into",
+    )
+    parser.add_argument("--keep-database", action="store_true", help="don't drop it first")
+    parser.add_argument("--corrupt-line", type=int, help="make this line invalid")
+    parser.add_argument("--skip-invalid", action="store_true", help="import with --skip-invalid")
+    args = parser.parse_args()
+
+    env = {**os.environ, "DATABASE_URL": args.database_url, "DEBUG": "1", "LOG_LEVEL": "WARNING"}
+    prepare_database(args.database_url, not args.keep_database, env)
+    with tempfile.TemporaryDirectory(prefix="judgeapp-bench-") as tmp:
+        path = Path(tmp) / "bench.jsonl"
+        size = generate(
+            path,
+            items=args.items,
+            size=args.size,
+            labels=args.labels,
+            corrupt_line=args.corrupt_line,
+        )
+        print(f"generated {args.items} items, {size / 1e6:.1f} MB, {size / args.items:.0f} B/item")
+        command = [
+            sys.executable, "manage.py", "import_dataset", str(path), "--team", "bench",
+            "--dataset", f"bench-{int(time.time())}",
+        ]  # fmt: skip
+        if args.skip_invalid:
+            command.append("--skip-invalid")
+        out_path, err_path = Path(tmp) / "out", Path(tmp) / "err"
+        with out_path.open("w") as out, err_path.open("w") as err:
+            start = time.perf_counter()
+            child = subprocess.Popen(command, cwd=ROOT, env=env, stdout=out, stderr=err)
+            # wait4 gives this child's own resource usage: its peak RSS, not its siblings'.
+            _, status, usage = os.wait4(child.pid, 0)
+            seconds = time.perf_counter() - start
+        returncode = os.waitstatus_to_exitcode(status)
+        peak_kb = usage.ru_maxrss
+        stdout, stderr = out_path.read_text(), err_path.read_text()
+    print(stdout.strip())
+    if stderr.strip():
+        print(stderr.strip()[:2000])
+    result = {
+        "items": args.items,
+        "bytes": size,
+        "seconds": round(seconds, 2),
+        "items_per_s": round(args.items / seconds),
+        "mb_per_s": round(size / 1e6 / seconds, 1),
+        "peak_rss_mb": round(peak_kb / 1024, 1),
+        "exit_code": returncode,
+        "database": "postgresql",
+        "labels_per_item": args.labels,
+    }
+    if args.corrupt_line:
+        result["corrupt_line"] = args.corrupt_line
+        result["reported"] = f"line {args.corrupt_line}" in stderr
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()
