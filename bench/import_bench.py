@@ -145,6 +145,7 @@ def main() -> None:
         "items_per_s": round(args.items / seconds),
         "mb_per_s": round(size / 1e6 / seconds, 1),
         "peak_rss_mb": round(peak_kb / 1024, 1),
+        "importer_cpu_s": round(usage.ru_utime + usage.ru_stime, 2),
         "exit_code": returncode,
         "database": "postgresql",
         "labels_per_item": args.labels,

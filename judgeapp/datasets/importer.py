@@ -1,9 +1,13 @@
 """Validated records into the database, in batches: COPY on PostgreSQL, bulk inserts elsewhere.
 
 Everything here runs inside the import's transaction; the caller decides whether it commits.
+
+On PostgreSQL the writing of a batch overlaps the reading of the next: a writer thread streams
+batch N over the import's own connection (so it stays one transaction) while the main thread
+parses and validates batch N+1. The main thread touches the database only after ``drain()``.
 """
 
-from collections.abc import Iterable
+from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import datetime
 
 import orjson
@@ -18,6 +22,19 @@ from judgeapp.judging.models import Judge, JudgeRun, Judgment
 
 BATCH_SIZE = 2000
 
+COMPARISON_COLUMNS = (
+    "id, dataset_id, external_id, conversation, response_1, response_2, principles, metadata, "
+    "created_at"
+)
+LABEL_COLUMNS = (
+    "comparison_id, kind, annotator_name, preference, score_1, score_2, rationale, created_at, "
+    "updated_at"
+)
+JUDGMENT_COLUMNS = (
+    "run_id, comparison_id, swapped, sample, status, score_1, score_2, ranking, preference, "
+    "reasoning, raw_output, parse_status, finish_reason, attempts, error, finished_at, created_at"
+)
+
 
 def _json(value) -> str:
     return orjson.dumps(value).decode()
@@ -27,19 +44,22 @@ class JudgeRuns:
     """Finds or creates the judge (protocol ``imported`` when new) and the imported run that
     verdicts of one (judge, run key) go to, once per import."""
 
-    def __init__(self, *, team: Team, dataset: Dataset, by) -> None:
+    def __init__(self, *, team: Team, dataset: Dataset, by, before_db=lambda: None) -> None:
         self.team, self.dataset, self.by = team, dataset, by
+        self.before_db = before_db
         self._runs: dict[tuple[str, str], JudgeRun] = {}
 
-    def run_for(self, judgment: JudgmentIn) -> JudgeRun:
+    def run_id(self, judgment: JudgmentIn) -> int:
         key = (judgment.judge, judgment.run)
         run = self._runs.get(key)
         if run is None:
+            self.before_db()
             judge, _ = Judge.objects.get_or_create(
                 team=self.team,
                 name=judgment.judge,
                 defaults={"protocol": Judge.Protocol.IMPORTED, "created_by": self.by},
             )
+            now = timezone.now()
             run, _ = JudgeRun.objects.get_or_create(
                 judge=judge,
                 dataset=self.dataset,
@@ -48,118 +68,123 @@ class JudgeRuns:
                     "team": self.team,
                     "status": JudgeRun.Status.DONE,
                     "created_by": self.by,
-                    "started_at": timezone.now(),
-                    "finished_at": timezone.now(),
+                    "started_at": now,
+                    "finished_at": now,
                 },
             )
             self._runs[key] = run
-        return run
+        return run.pk
 
     @property
     def runs(self) -> list[JudgeRun]:
         return list(self._runs.values())
 
 
-def _judgment_row(judgment: JudgmentIn, *, run_id: int, comparison_id: int, now: datetime) -> dict:
-    return {
-        "run_id": run_id,
-        "comparison_id": comparison_id,
-        "swapped": judgment.swapped,
-        "sample": judgment.sample,
-        "status": Judgment.Status.DONE,
-        "score_1": judgment.score_1,
-        "score_2": judgment.score_2,
-        "ranking": judgment.ranking,
-        "preference": judgment.preference,
-        "reasoning": judgment.reasoning,
-        "parse_status": Judgment.ParseStatus.OK,
-        "finished_at": now,
-        "created_at": now,
-    }
+def _label_row(comparison_id: int, label, now: datetime) -> tuple:
+    return (
+        comparison_id, Label.Kind.IMPORTED, label.annotator, label.preference, label.score_1,
+        label.score_2, label.rationale, now, now,
+    )  # fmt: skip
 
 
-JUDGMENT_DEFAULTS = {
-    "raw_output": "",
-    "finish_reason": "",
-    "attempts": 0,
-    "error": "",
-}
+def _judgment_row(judgment: JudgmentIn, run_id: int, comparison_id: int, now: datetime) -> tuple:
+    return (
+        run_id, comparison_id, judgment.swapped, judgment.sample, Judgment.Status.DONE,
+        judgment.score_1, judgment.score_2, judgment.ranking, judgment.preference,
+        judgment.reasoning, "", Judgment.ParseStatus.OK, "", 0, "", now, now,
+    )  # fmt: skip
+
+
+def _as_dict(columns: str, row: tuple) -> dict:
+    return dict(zip([c.strip() for c in columns.split(",")], row, strict=True))
 
 
 class BatchWriter:
     """Writes batches of new comparisons (with their labels and verdicts) and of verdict rows."""
 
-    def __init__(self, *, dataset: Dataset, judge_runs: JudgeRuns) -> None:
+    def __init__(self, *, dataset: Dataset, team: Team, by) -> None:
         self.dataset = dataset
-        self.judge_runs = judge_runs
         self.postgres = connection.vendor == "postgresql"
+        self.judge_runs = JudgeRuns(team=team, dataset=dataset, by=by, before_db=self.drain)
+        self.items_created = 0
         self.labels_created = 0
         self.judgments_created = 0
         self.judgment_duplicates = 0
+        self._pool = ThreadPoolExecutor(max_workers=1) if self.postgres else None
+        self._pending: Future | None = None
+        # Django's connection object is per thread; the psycopg connection under it is what the
+        # writer thread borrows.
+        connection.ensure_connection()
+        self._raw = connection.connection
+
+    def drain(self) -> None:
+        """Wait for the batch being written; re-raise what went wrong in it."""
+        if self._pending is not None:
+            pending, self._pending = self._pending, None
+            pending.result()
+
+    def close(self) -> None:
+        try:
+            self.drain()
+        finally:
+            if self._pool is not None:
+                self._pool.shutdown(wait=True)
 
     # Comparisons ------------------------------------------------------------------------------
-    def write_comparisons(self, records: list[ComparisonIn]) -> list[int]:
-        """Insert ``records`` (none of whose ids exist yet) and their labels and verdicts."""
+    def write_comparisons(self, records: list[ComparisonIn]) -> None:
+        """Insert ``records`` (none of whose ids exist yet) with their labels and verdicts."""
         if not records:
-            return []
-        now = timezone.now()
-        ids = (
-            self._comparisons_pg(records, now) if self.postgres else self._comparisons_orm(records)
-        )
-        labels = [
-            {
-                "comparison_id": pk,
-                "kind": Label.Kind.IMPORTED,
-                "annotator_name": label.annotator,
-                "preference": label.preference,
-                "score_1": label.score_1,
-                "score_2": label.score_2,
-                "rationale": label.rationale,
-                "created_at": now,
-                "updated_at": now,
-            }
-            for pk, record in zip(ids, records, strict=True)
-            for label in record.labels
-        ]
-        self._labels(labels)
-        judgments = [
-            _judgment_row(j, run_id=self.judge_runs.run_for(j).pk, comparison_id=pk, now=now)
-            for pk, record in zip(ids, records, strict=True)
-            for j in record.judgments
-        ]
-        self._judgments(judgments, fresh=True)
-        return ids
+            return
+        # Resolving judges may touch the database, so it happens here, before the hand-off.
+        run_ids = [[self.judge_runs.run_id(j) for j in r.judgments] for r in records]
+        if self.postgres:
+            self.drain()
+            self._pending = self._pool.submit(self._write_pg, list(records), run_ids)
+        else:
+            self._write_orm(records, run_ids)
 
-    def _comparisons_pg(self, records: list[ComparisonIn], now: datetime) -> list[int]:
-        with connection.cursor() as cursor:
+    def _write_pg(self, records: list[ComparisonIn], run_ids: list[list[int]]) -> None:
+        # The import's own psycopg connection, used from this thread only while the main thread
+        # stays off the database (it calls drain() first): one transaction, two threads in turn.
+        now = timezone.now()
+        with self._raw.cursor() as cursor:
             cursor.execute(
                 "SELECT nextval(pg_get_serial_sequence('datasets_comparison', 'id')) "
                 "FROM generate_series(1, %s)",
                 [len(records)],
             )
             ids = [row[0] for row in cursor.fetchall()]
-            columns = (
-                "id, dataset_id, external_id, conversation, response_1, response_2, "
-                "principles, metadata, created_at"
-            )
-            with cursor.cursor.copy(f"COPY datasets_comparison ({columns}) FROM STDIN") as copy:
+            sql = f"COPY datasets_comparison ({COMPARISON_COLUMNS}) FROM STDIN"
+            with cursor.copy(sql) as copy:
                 for pk, r in zip(ids, records, strict=True):
-                    copy.write_row(
-                        (
-                            pk,
-                            self.dataset.pk,
-                            r.id,
-                            _json(r.conversation),
-                            r.response_1,
-                            r.response_2,
-                            _json(r.principles),
-                            _json(r.metadata),
-                            now,
-                        )
-                    )
-        return ids
+                    copy.write_row((
+                        pk, self.dataset.pk, r.id, _json(r.conversation), r.response_1,
+                        r.response_2, _json(r.principles), _json(r.metadata), now,
+                    ))  # fmt: skip
+            labels = [
+                _label_row(pk, lb, now)
+                for pk, r in zip(ids, records, strict=True)
+                for lb in r.labels
+            ]
+            if labels:
+                with cursor.copy(f"COPY campaigns_label ({LABEL_COLUMNS}) FROM STDIN") as copy:
+                    for row in labels:
+                        copy.write_row(row)
+            judgments = [
+                _judgment_row(j, run_id, pk, now)
+                for pk, r, runs in zip(ids, records, run_ids, strict=True)
+                for j, run_id in zip(r.judgments, runs, strict=True)
+            ]
+            if judgments:
+                sql = f"COPY judging_judgment ({JUDGMENT_COLUMNS}) FROM STDIN"
+                with cursor.copy(sql) as copy:
+                    for row in judgments:
+                        copy.write_row(row)
+        self.items_created += len(records)
+        self.labels_created += len(labels)
+        self.judgments_created += len(judgments)
 
-    def _comparisons_orm(self, records: list[ComparisonIn]) -> list[int]:
+    def _write_orm(self, records: list[ComparisonIn], run_ids: list[list[int]]) -> None:
         created = Comparison.objects.bulk_create(
             [
                 Comparison(
@@ -175,45 +200,37 @@ class BatchWriter:
             ],
             batch_size=500,
         )
-        return [c.pk for c in created]
-
-    # Labels -----------------------------------------------------------------------------------
-    def _labels(self, rows: list[dict]) -> None:
-        if not rows:
-            return
-        if self.postgres:
-            columns = list(rows[0])
-            sql = f"COPY campaigns_label ({', '.join(columns)}) FROM STDIN"
-            with connection.cursor() as cursor, cursor.cursor.copy(sql) as copy:
-                for row in rows:
-                    copy.write_row(tuple(row.values()))
-        else:
-            Label.objects.bulk_create([Label(**row) for row in rows], batch_size=500)
-        self.labels_created += len(rows)
-
-    # Judgments --------------------------------------------------------------------------------
-    def write_judgment_rows(self, rows: Iterable[tuple[JudgmentRowIn, int]]) -> None:
-        """Attach verdict rows of a judgments file to existing comparisons (row, comparison pk)."""
         now = timezone.now()
+        labels = [
+            Label(**_as_dict(LABEL_COLUMNS, _label_row(c.pk, lb, now)))
+            for c, r in zip(created, records, strict=True)
+            for lb in r.labels
+        ]
+        Label.objects.bulk_create(labels, batch_size=500)
         judgments = [
-            _judgment_row(r.judgment, run_id=self.judge_runs.run_for(r.judgment).pk,
-                          comparison_id=pk, now=now)
-            for r, pk in rows
-        ]  # fmt: skip
-        self._judgments(judgments, fresh=False)
+            Judgment(**_as_dict(JUDGMENT_COLUMNS, _judgment_row(j, run_id, c.pk, now)))
+            for c, r, runs in zip(created, records, run_ids, strict=True)
+            for j, run_id in zip(r.judgments, runs, strict=True)
+        ]
+        Judgment.objects.bulk_create(judgments, batch_size=500)
+        self.items_created += len(created)
+        self.labels_created += len(labels)
+        self.judgments_created += len(judgments)
 
-    def _judgments(self, rows: list[dict], *, fresh: bool) -> None:
-        """Insert verdicts. ``fresh`` rows belong to comparisons created in this import, so none
-        can exist yet; others may repeat a verdict already stored, which is counted and skipped."""
-        if not rows:
-            return
-        objects = [Judgment(**JUDGMENT_DEFAULTS, **row) for row in rows]
-        if fresh:
-            Judgment.objects.bulk_create(objects, batch_size=1000)
-            self.judgments_created += len(rows)
-            return
-        before = Judgment.objects.filter(run__in=self.judge_runs.runs).count()
+    # Verdicts for existing items --------------------------------------------------------------
+    def write_judgment_rows(self, rows: list[tuple[JudgmentRowIn, int]]) -> None:
+        """Attach verdict rows of a judgments file to existing comparisons (row, comparison pk).
+        A verdict already stored (same run, item, order and sample) is counted and skipped."""
+        run_ids = [self.judge_runs.run_id(r.judgment) for r, _ in rows]
+        self.drain()
+        now = timezone.now()
+        objects = [
+            Judgment(**_as_dict(JUDGMENT_COLUMNS, _judgment_row(r.judgment, run_id, pk, now)))
+            for (r, pk), run_id in zip(rows, run_ids, strict=True)
+        ]
+        runs = Judgment.objects.filter(run__in=self.judge_runs.runs)
+        before = runs.count()
         Judgment.objects.bulk_create(objects, batch_size=1000, ignore_conflicts=True)
-        added = Judgment.objects.filter(run__in=self.judge_runs.runs).count() - before
+        added = runs.count() - before
         self.judgments_created += added
-        self.judgment_duplicates += len(rows) - added
+        self.judgment_duplicates += len(objects) - added

@@ -2,6 +2,7 @@ from django.conf import settings
 from django.db import models
 
 from judgeapp.accounts.models import Team
+from judgeapp.core.fields import TSVectorField
 
 
 class Dataset(models.Model):
@@ -30,7 +31,10 @@ class Dataset(models.Model):
 class Comparison(models.Model):
     """One item: a conversation (last turn from the user) and two candidate responses."""
 
-    dataset = models.ForeignKey(Dataset, on_delete=models.CASCADE, related_name="comparisons")
+    # No separate index: the unique (dataset, external_id) index leads with dataset_id.
+    dataset = models.ForeignKey(
+        Dataset, on_delete=models.CASCADE, related_name="comparisons", db_index=False
+    )
     external_id = models.CharField(max_length=255)
     conversation = models.JSONField(help_text="List of {role, content}, oldest first.")
     response_1 = models.TextField()
@@ -58,6 +62,23 @@ class Comparison(models.Model):
             if turn.get("role") == "user":
                 return str(turn.get("content", ""))
         return ""
+
+
+class ComparisonSearch(models.Model):
+    """The full-text search document of one item (PostgreSQL), written after its import by
+    ``datasets.search``; items without one are not found by search yet."""
+
+    comparison = models.OneToOneField(
+        Comparison, primary_key=True, on_delete=models.CASCADE, related_name="+"
+    )
+    dataset_id = models.BigIntegerField(db_index=True)
+    document = TSVectorField()
+
+    class Meta:
+        db_table = "datasets_comparison_search"
+
+    def __str__(self) -> str:
+        return f"search document of {self.comparison_id}"
 
 
 class ImportJob(models.Model):

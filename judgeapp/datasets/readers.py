@@ -36,8 +36,14 @@ otherwise native.
 Validation shared by all formats: ids are strings or integers (stripped, 1..255 characters); a
 record without an id gets ``derive_id(...)`` so that re-importing the same file finds the same ids.
 Strings that PostgreSQL cannot store (NUL characters, lone surrogates) are errors, as are records
-over 64 MiB and JSON nested more than ``MAX_DEPTH`` levels. Names (annotator, judge, run) are
-stripped. An ``Invalid`` lists at most ``MAX_ERRORS_PER_RECORD`` problems, then a count of the rest.
+over 64 MiB, JSON too deep for the parser, and metadata nested more than ``MAX_DEPTH`` levels.
+Names (annotator, judge, run) are stripped and limited to the sizes of the columns they go into.
+An ``Invalid`` lists at most ``MAX_ERRORS_PER_RECORD`` problems, then a count of the rest.
+
+Speed: native records and judgments rows of the common, valid shape go through a fast path of
+plain checks (``_native_fast``); anything it does not accept goes through the full check, which
+finds and words every problem. NUL characters can only come from ``\u0000`` escapes, so the raw
+line is searched for those once instead of checking every string.
 """
 
 from __future__ import annotations
@@ -225,13 +231,6 @@ def _check_depth(metadata: dict, errs: _Errors) -> None:
             )
 
 
-def _metadata_fast_ok(metadata: dict) -> bool:
-    for v in metadata.values():
-        if (type(v) is dict or type(v) is list) and _too_deep(v, MAX_DEPTH - 1):
-            return False
-    return True
-
-
 def _check_string(text: str, path: str, errs: _Errors, surrogates: bool, what: str) -> None:
     if "\x00" in text:
         errs.append((path, what + _NUL_MESSAGE))
@@ -323,11 +322,10 @@ def _optional_text(value: Any, path: str, errs: _Errors) -> str:
     return ""
 
 
-def _name(value: Any, path: str, errs: _Errors, limit: int, required: bool = True) -> str | None:
-    """A stripped, non-empty name of at most ``limit`` characters."""
+def _name(value: Any, path: str, errs: _Errors, limit: int) -> str | None:
+    """A required, stripped, non-empty name of at most ``limit`` characters."""
     if value is None:
-        if required:
-            errs.append((path, "is required"))
+        errs.append((path, "is required"))
         return None
     if type(value) is not str:
         errs.append((path, f"must be a string, got {_got(value)}"))
@@ -507,9 +505,12 @@ def _fast_label(item: Any) -> LabelIn | None:
     which checks everything and words the errors."""
     if type(item) is not dict:
         return None
+    try:
+        annotator = item["annotator"]
+        pref = item["preference"]
+    except KeyError:
+        return None
     get = item.get
-    annotator = get("annotator")
-    pref = get("preference")
     if (
         type(annotator) is not str
         or type(pref) is not int
@@ -520,6 +521,8 @@ def _fast_label(item: Any) -> LabelIn | None:
         or get("winner") is not None
     ):
         return None
+    if len(item) == 2:  # annotator and preference only
+        return LabelIn(annotator, pref)
     score_1 = get("score_1")
     if score_1 is not None and (type(score_1) is not int or not 1 <= score_1 <= 5):
         return None
@@ -820,26 +823,30 @@ _NATIVE_KEYS_WITH_PROMPT = _NATIVE_KEYS | {"prompt"}
 def _native_fast(obj: dict, line: int, st: _State) -> ComparisonIn | None:
     """The import's hot path: a record of the common, valid shape, checked with plain tests and
     no error wording. None sends the record to the full check, which words every problem."""
-    get = obj.get
-    conversation = get("conversation")
-    response_1 = get("response_1")
-    response_2 = get("response_2")
-    if (
-        type(conversation) is not list
-        or not conversation
-        or type(response_1) is not str
-        or type(response_2) is not str
-    ):
+    # Subscripts rather than .get() for what must be there: a missing key is the slow path anyway.
+    try:
+        conversation = obj["conversation"]
+        response_1 = obj["response_1"]
+        response_2 = obj["response_2"]
+        if (
+            type(conversation) is not list
+            or not conversation
+            or type(response_1) is not str
+            or type(response_2) is not str
+        ):
+            return None
+        first = conversation[0]
+        for turn in conversation:
+            if type(turn) is not dict or len(turn) != 2 or type(turn["content"]) is not str:
+                return None
+            role = turn["role"]
+            if role != "user" and role != "assistant" and (role != "system" or turn is not first):
+                return None
+    except KeyError:
         return None
-    first = conversation[0]
-    for turn in conversation:
-        if type(turn) is not dict or len(turn) != 2 or type(turn.get("content")) is not str:
-            return None
-        role = turn.get("role")
-        if role != "user" and role != "assistant" and (role != "system" or turn is not first):
-            return None
     if conversation[-1]["role"] != "user":
         return None
+    get = obj.get
     principles = get("principles")
     if principles is None:
         principles = []
@@ -858,8 +865,9 @@ def _native_fast(obj: dict, line: int, st: _State) -> ComparisonIn | None:
         if "prompt" in obj:
             return None
         metadata = _with_extra(obj, _NATIVE_KEYS, metadata)
-    if metadata and not _metadata_fast_ok(metadata):
-        return None
+    for v in metadata.values():
+        if (type(v) is dict or type(v) is list) and _too_deep(v, MAX_DEPTH - 1):
+            return None
     labels = get("labels")
     if labels is None:
         labels = []
@@ -1085,23 +1093,37 @@ def _helpsteer3(obj: dict, line: int, st: _State, errs: _Errors | None) -> Compa
     )
 
 
+def _judgment_row_fast(obj: dict, line: int, st: _State) -> JudgmentRowIn | None:
+    """The common, valid shape of a judgments row (see _native_fast)."""
+    judgment = _fast_judgment(obj)
+    if judgment is None:
+        return None
+    rid = obj.get("id")
+    if type(rid) is str:
+        if not rid or len(rid) > MAX_ID or rid.strip() != rid:
+            return None
+    elif type(rid) is int:
+        rid = str(rid)
+        if len(rid) > MAX_ID:
+            return None
+    else:
+        return None
+    key = (rid, judgment.judge, judgment.run, judgment.swapped, judgment.sample)
+    if key in st.verdicts:
+        return None
+    st.verdicts[key] = line
+    return JudgmentRowIn(rid, judgment, line)
+
+
 def _judgment_row(
     obj: dict, line: int, st: _State, errs: _Errors | None
 ) -> JudgmentRowIn | Invalid:
-    raw_id = obj.get("id")
     if errs is None:
-        # The common, valid shape first (see _native_fast).
-        judgment = _fast_judgment(obj)
-        if judgment is not None and (
-            (type(raw_id) is str and raw_id and len(raw_id) <= MAX_ID and raw_id.strip() == raw_id)
-            or type(raw_id) is int
-        ):
-            rid = str(raw_id)
-            key = (rid, judgment.judge, judgment.run, judgment.swapped, judgment.sample)
-            if key not in st.verdicts:
-                st.verdicts[key] = line
-                return JudgmentRowIn(rid, judgment, line)
+        fast = _judgment_row_fast(obj, line, st)
+        if fast is not None:
+            return fast
         errs = _Errors()
+    raw_id = obj.get("id")
     rid: str | None = None
     if raw_id is None:
         errs.append(("id", "is required: it names the comparison this verdict belongs to"))
@@ -1136,6 +1158,13 @@ _VALIDATORS: dict[str, Callable[[dict, int, _State, _Errors | None], Any]] = {
     "genrm": _genrm,
     "helpsteer3": _helpsteer3,
     "judgments": _judgment_row,
+}
+
+
+# Formats whose common, valid records have a fast path (no NUL check: the caller does that).
+_FAST: dict[str, Callable[[dict, int, _State], Any]] = {
+    "native": _native_fast,
+    "judgments": _judgment_row_fast,
 }
 
 
@@ -1284,11 +1313,11 @@ class _Source:
         self.offset += len(chunk)
         return chunk
 
-    def read(self, size: int = _CHUNK) -> bytes:
+    def read(self) -> bytes:
         if self._pending is not None:
             chunk, self._pending = self._pending, None
             return chunk
-        chunk = self._stream_read(size)
+        chunk = self._stream_read(_CHUNK)
         if not chunk:
             return b""
         self.offset += len(chunk)
@@ -1354,7 +1383,10 @@ def _jsonl_items(src: _Source, fmt: str | None, st: _State) -> Iterator[Any]:
     if fmt is not None:
         yield fmt
     validator = detect.validator
+    fast = _FAST.get(fmt)  # type: ignore[arg-type]
+    seen = False
     loads = orjson.loads
+    ws = _WS_BYTES
     decode_error = orjson.JSONDecodeError
     for before, batch in _line_batches(src):
         lineno = before
@@ -1362,7 +1394,7 @@ def _jsonl_items(src: _Source, fmt: str | None, st: _State) -> Iterator[Any]:
             lineno += 1
             if not data:
                 continue
-            if data[0] in _WS_BYTES:
+            if data[0] in ws:
                 if data == _OVERSIZE:
                     yield from detect.problem(lineno, _Problem(_OVERSIZE_MESSAGE))
                     continue
@@ -1386,12 +1418,21 @@ def _jsonl_items(src: _Source, fmt: str | None, st: _State) -> Iterator[Any]:
             if validator is None:
                 yield from detect.decide(value)
                 validator = detect.validator
-            errs = None
+                fast = _FAST.get(detect.format)
+            seen = True
             if deep:
                 errs = _Errors()
                 _walk(value, "", errs, deep == 2)
+            else:
+                if fast is not None:
+                    item = fast(value, lineno, st)
+                    if item is not None:
+                        yield item
+                        continue
+                # Something is off (or the format has no fast path): the full check words it.
+                errs = _Errors()
             yield validator(value, lineno, st, errs)  # type: ignore[misc]
-    yield from detect.end()
+    yield from detect.end(seen)
 
 
 class _Detection:
@@ -1399,6 +1440,7 @@ class _Detection:
     it (only problems, whatever the format) wait here, at most _DETECT_LOOKAHEAD of them."""
 
     def __init__(self, fmt: str | None, st: _State) -> None:
+        self.format = fmt
         self.validator = _VALIDATORS[fmt] if fmt is not None else None
         self.pending: list[Invalid] = []
         self.seen_any = False
@@ -1418,15 +1460,16 @@ class _Detection:
         if first is not None:
             self.seen_any = True
         fmt = _detect(first) if first is not None else "native"
+        self.format = fmt
         self.validator = _VALIDATORS[fmt]
         yield fmt
         yield from self.pending
         self.pending = []
 
-    def end(self) -> Iterator[Any]:
+    def end(self, seen_object: bool) -> Iterator[Any]:
         if self.validator is None:
             yield from self.decide(None)
-        if not self.seen_any:
+        if not (self.seen_any or seen_object):
             yield _invalid(1, "the file holds no records")
 
 
@@ -1441,12 +1484,13 @@ def _array_items(src: _Source, fmt: str | None, st: _State) -> Iterator[Any]:
             continue
         if detect.validator is None:
             yield from detect.decide(value)
+        detect.seen_any = True
         errs = None
         if deep:
             errs = _Errors()
             _walk(value, "", errs, deep == 2)
         yield detect.validator(value, line, st, errs)  # type: ignore[misc]
-    yield from detect.end()
+    yield from detect.end(False)
 
 
 _WS = re.compile(rb"[ \t\r\n]*+")
@@ -1568,9 +1612,9 @@ class _ArrayScanner:
                 )
                 return
             end, dropped = found
-            if dropped:
+            if dropped or end - self.pos > MAX_RECORD_BYTES:
                 self.pos = end
-                yield line, _Problem(f"record is larger than {MAX_RECORD_BYTES >> 20} MiB"), 0
+                yield line, _Problem(_OVERSIZE_MESSAGE), 0
                 continue
             data = self.buf[self.pos : end]
             self.pos = end
@@ -1752,9 +1796,11 @@ def _csv_items(src: _Source, filename: str, st: _State) -> Iterator[ComparisonIn
             row = next(reader)
         except StopIteration:
             break
-        except _Oversize as e:
+        except _Oversize:
+            # The rest of the too-large line was skipped; a fresh csv.reader goes on from the next
+            # line (if the row went on in a quoted cell, its remainder reads as rows of its own).
             any_rows = True
-            yield _invalid(e.line, f"record is larger than {MAX_RECORD_BYTES >> 20} MiB")
+            yield _invalid(start, _OVERSIZE_MESSAGE)
             reader = new_reader()
             continue
         except csv.Error as e:
@@ -1801,6 +1847,9 @@ class _CsvColumns:
         taken: dict[str, str] = {}
         used_keys: set[str] = set()
         for i, raw in enumerate(header):
+            if "\x00" in raw:
+                self.problem = f"the name of column {i + 1} {_NUL_MESSAGE}"
+                return
             name = raw.strip()
             canon = _CSV_ALIAS.get(_HEADER_SEP.sub("_", name.lower()))
             if canon is None:

@@ -22,6 +22,7 @@ from judgeapp.accounts.selectors import DATA_ROLES, team_ids
 from judgeapp.campaigns.models import Label
 from judgeapp.datasets.models import Comparison, Dataset, ImportJob
 from judgeapp.datasets.records import ComparisonIn, JudgmentIn, LabelIn
+from judgeapp.datasets.search import MATCH_SQL
 from judgeapp.judging.models import Judgment
 
 
@@ -146,13 +147,6 @@ def dataset_list_with_counts(*, user: User, team: Team | None = None) -> QuerySe
     )
 
 
-# The same expression as the comparison_search index (migration datasets 0003), so it is used.
-SEARCH_SQL = (
-    "(jsonb_to_tsvector('simple'::regconfig, datasets_comparison.conversation, '[\"string\"]')"
-    " || to_tsvector('simple'::regconfig, datasets_comparison.response_1 || ' ' || "
-    "datasets_comparison.response_2)) @@ websearch_to_tsquery('simple'::regconfig, %s)"
-)
-
 _FLAGS = {"1": True, "yes": True, "true": True, "0": False, "no": False, "false": False}
 
 
@@ -201,15 +195,16 @@ def _signed(model, sign: str) -> Exists:
 def comparison_search(
     *, user: User, dataset: Dataset, filters: ItemFilters
 ) -> QuerySet[Comparison]:
-    """Items of ``dataset`` matching ``filters``: full-text search (PostgreSQL; a substring scan
-    on SQLite), metadata key:value pairs, labelled or judged or not, and disagreement (people
-    split on the winner, or a verdict against a label)."""
+    """Items of ``dataset`` matching ``filters``: full-text search (PostgreSQL, over the items
+    indexed so far; a substring scan on SQLite), metadata key:value pairs, labelled or judged
+    or not, and disagreement (people split on the winner, or a verdict against a label)."""
     qs = comparison_list(user=user, dataset=dataset)
     postgres = connection.vendor == "postgresql"
     if filters.q:
         if postgres:
             # The text is a bound parameter; the SQL around it is a constant.
-            qs = qs.filter(RawSQL(SEARCH_SQL, [filters.q], output_field=BooleanField()))  # noqa: S611
+            match = RawSQL(MATCH_SQL, [dataset.pk, filters.q], output_field=BooleanField())  # noqa: S611
+            qs = qs.filter(match)
         else:
             text = filters.q
             qs = qs.filter(

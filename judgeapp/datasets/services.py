@@ -11,12 +11,15 @@ from django.utils import timezone
 
 from judgeapp.accounts.models import Team, User
 from judgeapp.core.errors import ApplicationError
-from judgeapp.datasets.importer import BATCH_SIZE, BatchWriter, JudgeRuns
+from judgeapp.datasets.importer import BATCH_SIZE, BatchWriter
 from judgeapp.datasets.models import Comparison, Dataset, ImportJob
 from judgeapp.datasets.readers import FormatError, open_reader
 from judgeapp.datasets.records import FORMATS, ComparisonIn, Invalid, JudgmentRowIn, RecordError
 
 logger = logging.getLogger(__name__)
+
+# Small imports get their search documents at once; larger ones from a worker.
+SEARCH_INLINE_MAX_ITEMS = 5000
 
 
 def dataset_create(
@@ -158,60 +161,61 @@ def dataset_import(*, job: ImportJob, stream: BinaryIO) -> ImportJob:
 def _import_records(job: ImportJob, reader, errors: _Errors) -> None:
     # Holding the dataset row serialises imports into one dataset, so ids are checked safely.
     dataset = Dataset.objects.select_for_update().select_related("team").get(pk=job.dataset_id)
-    writer = BatchWriter(
-        dataset=dataset, judge_runs=JudgeRuns(team=dataset.team, dataset=dataset, by=job.created_by)
-    )
     ids = Comparison.objects.filter(dataset=dataset).values_list("external_id", "pk")
     if reader.format == "judgments":
         known = dict(ids.iterator(chunk_size=10_000))
     else:
         known = {external_id for external_id, _ in ids.iterator(chunk_size=10_000)}
     keys = set(dataset.metadata_keys)
+    writer = BatchWriter(dataset=dataset, team=dataset.team, by=job.created_by)
     writing = True
     batch: list = []
 
     def flush() -> None:
-        if not batch:
-            return
-        if reader.format == "judgments":
-            writer.write_judgment_rows(batch)
-        else:
-            job.items_created += len(writer.write_comparisons(batch))
-        batch.clear()
+        if batch:
+            if reader.format == "judgments":
+                writer.write_judgment_rows(batch)
+            else:
+                writer.write_comparisons(batch)
+            batch.clear()
         cache.set(
             import_progress_key(job.pk),
             {"bytes_read": reader.bytes_read, "records": job.records_read},
             timeout=3600,
         )
 
-    for item in reader:
-        job.records_read += 1
-        if isinstance(item, JudgmentRowIn) and item.id not in known:
-            item = Invalid(
-                line=item.line,
-                record_id=item.id,
-                errors=[RecordError(item.line, "id", f"no item with id {item.id!r} in dataset "
-                                    f"{dataset.name!r}", item.id)],
-            )  # fmt: skip
-        if isinstance(item, Invalid):
-            errors.add(item.errors)
-            job.invalid += 1
-            writing = writing and job.skip_invalid
-            continue
-        if not writing:
-            continue
-        if isinstance(item, ComparisonIn):
-            if item.id in known:
-                job.duplicates += 1
+    try:
+        for item in reader:
+            job.records_read += 1
+            if isinstance(item, JudgmentRowIn) and item.id not in known:
+                message = f"no item with id {item.id!r} in dataset {dataset.name!r}"
+                item = Invalid(
+                    line=item.line,
+                    record_id=item.id,
+                    errors=[RecordError(item.line, "id", message, item.id)],
+                )
+            if isinstance(item, Invalid):
+                errors.add(item.errors)
+                job.invalid += 1
+                writing = writing and job.skip_invalid
                 continue
-            known.add(item.id)
-            keys.update(item.metadata)
-            batch.append(item)
-        else:
-            batch.append((item, known[item.id]))
-        if len(batch) >= BATCH_SIZE:
-            flush()
-    flush()
+            if not writing:
+                continue
+            if isinstance(item, ComparisonIn):
+                if item.id in known:
+                    job.duplicates += 1
+                    continue
+                known.add(item.id)
+                keys.update(item.metadata)
+                batch.append(item)
+            else:
+                batch.append((item, known[item.id]))
+            if len(batch) >= BATCH_SIZE:
+                flush()
+        flush()
+    finally:
+        writer.close()
+    job.items_created = writer.items_created
     job.labels_created = writer.labels_created
     job.judgments_created = writer.judgments_created
     job.duplicates += writer.judgment_duplicates

@@ -10,6 +10,7 @@ from judgeapp.core.pagination import keyset_page
 from judgeapp.datasets.exports import EXPORT_FORMATS, export_filename, export_stream
 from judgeapp.datasets.forms import ImportForm
 from judgeapp.datasets.models import ImportJob
+from judgeapp.datasets.search import search_indexed_count
 from judgeapp.datasets.selectors import (
     ItemFilters,
     comparison_judgments,
@@ -52,6 +53,7 @@ def dataset_detail(request, dataset_id: int):
         "page": page,
         "filters": filters,
         "total": dataset.comparisons.count(),
+        "search_indexed": search_indexed_count(dataset_id=dataset.pk),
         "imports": import_job_list(user=request.user, dataset=dataset)[:5],
         "export_formats": list(EXPORT_FORMATS),
     }

@@ -11,6 +11,7 @@ from django.urls import reverse
 from rest_framework.test import APIClient
 
 from judgeapp.datasets.models import Comparison, Dataset, ImportJob
+from judgeapp.datasets.search import search_index_dataset
 from judgeapp.datasets.tasks import import_job_run_task
 from tests.datasets.conftest import jsonl, native
 from tests.factories import ComparisonFactory, JudgmentFactory, LabelFactory
@@ -182,6 +183,7 @@ def browsable(team, admin):
     )
     JudgmentFactory(run__judge__team=team, run__dataset=dataset, comparison=items[1], preference=-2)
     JudgmentFactory(run__judge__team=team, run__dataset=dataset, comparison=items[2], preference=2)
+    search_index_dataset(dataset_id=dataset.pk)
     return dataset
 
 
@@ -274,3 +276,14 @@ def test_export_download(admin_client, browsable):
     assert reply["Content-Disposition"] == 'attachment; filename="browse.jsonl"'
     lines = b"".join(reply.streaming_content).splitlines()
     assert len(lines) == 8
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="search documents are PostgreSQL's")
+def test_search_says_when_items_are_still_being_indexed(admin_client, browsable):
+    ComparisonFactory(dataset=browsable, conversation=[{"role": "user", "content": "Explain recursion"}])
+    page = admin_client.get(reverse("datasets:detail", args=[browsable.pk]) + "?q=recursion")
+    assert "Search covers 8 of them so far" in page.content.decode()
+    assert _ids(page.content.decode()) == ["b-0", "b-4"]
+    search_index_dataset(dataset_id=browsable.pk)
+    page = admin_client.get(reverse("datasets:detail", args=[browsable.pk]) + "?q=recursion")
+    assert len(_ids(page.content.decode())) == 3
