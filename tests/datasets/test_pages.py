@@ -280,7 +280,9 @@ def test_export_download(admin_client, browsable):
 
 @pytest.mark.skipif(connection.vendor != "postgresql", reason="search documents are PostgreSQL's")
 def test_search_says_when_items_are_still_being_indexed(admin_client, browsable):
-    ComparisonFactory(dataset=browsable, conversation=[{"role": "user", "content": "Explain recursion"}])
+    ComparisonFactory(
+        dataset=browsable, conversation=[{"role": "user", "content": "Explain recursion"}]
+    )
     page = admin_client.get(reverse("datasets:detail", args=[browsable.pk]) + "?q=recursion")
     assert "Search covers 8 of them so far" in page.content.decode()
     assert _ids(page.content.decode()) == ["b-0", "b-4"]
