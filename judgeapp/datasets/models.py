@@ -31,9 +31,16 @@ class Dataset(models.Model):
 class Comparison(models.Model):
     """One item: a conversation (last turn from the user) and two candidate responses."""
 
-    # No separate index: the unique (dataset, external_id) index leads with dataset_id.
+    # No separate index: the unique (dataset, external_id) index leads with dataset_id. No
+    # database-level constraint either: checking it row by row costs a bulk import a third of its
+    # time, and the rows come only from the importer, which holds the dataset row locked while
+    # it writes; deleting a dataset goes through the ORM, which deletes its comparisons.
     dataset = models.ForeignKey(
-        Dataset, on_delete=models.CASCADE, related_name="comparisons", db_index=False
+        Dataset,
+        on_delete=models.CASCADE,
+        related_name="comparisons",
+        db_index=False,
+        db_constraint=False,
     )
     external_id = models.CharField(max_length=255)
     conversation = models.JSONField(help_text="List of {role, content}, oldest first.")

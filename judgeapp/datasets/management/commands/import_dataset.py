@@ -57,4 +57,5 @@ class Command(BaseCommand):
             self.stderr.write(f"... and {job.error_count - len(job.errors)} more errors")
         if job.status != ImportJob.Status.DONE:
             raise CommandError(job.message)
-        self.stdout.write(f"{job.format}: {job.message}")
+        seconds = (job.finished_at - job.created_at).total_seconds()
+        self.stdout.write(f"{job.format}: {job.message} ({seconds:.2f} s)")
