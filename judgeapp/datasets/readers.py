@@ -820,6 +820,27 @@ _NATIVE_KEYS = frozenset(
 _NATIVE_KEYS_WITH_PROMPT = _NATIVE_KEYS | {"prompt"}
 
 
+def _label_key(label: LabelIn) -> str:
+    return label.annotator
+
+
+def _judgment_key(judgment: JudgmentIn) -> tuple:
+    return (judgment.judge, judgment.run, judgment.swapped, judgment.sample)
+
+
+def _fast_list(value, make, key) -> list | None:
+    """A list of labels or verdicts checked on the fast path; None sends the record to the full
+    check (wrong type, a bad entry, or two entries with the same key)."""
+    if value is None:
+        return []
+    if type(value) is not list:
+        return None
+    items = [make(x) for x in value]
+    if None in items or (len(items) > 1 and len({key(x) for x in items}) != len(items)):
+        return None
+    return items
+
+
 def _native_fast(obj: dict, line: int, st: _State) -> ComparisonIn | None:
     """The import's hot path: a record of the common, valid shape, checked with plain tests and
     no error wording. None sends the record to the full check, which words every problem."""
@@ -868,29 +889,12 @@ def _native_fast(obj: dict, line: int, st: _State) -> ComparisonIn | None:
     for v in metadata.values():
         if (type(v) is dict or type(v) is list) and _too_deep(v, MAX_DEPTH - 1):
             return None
-    labels = get("labels")
+    labels = _fast_list(get("labels"), _fast_label, _label_key)
     if labels is None:
-        labels = []
-    elif type(labels) is not list:
         return None
-    elif labels:
-        labels = [_fast_label(x) for x in labels]
-        if None in labels or (
-            len(labels) > 1 and len({x.annotator for x in labels}) != len(labels)  # type: ignore[union-attr]
-        ):
-            return None
-    judgments = get("judgments")
+    judgments = _fast_list(get("judgments"), _fast_judgment, _judgment_key)
     if judgments is None:
-        judgments = []
-    elif type(judgments) is not list:
         return None
-    elif judgments:
-        judgments = [_fast_judgment(x) for x in judgments]
-        if None in judgments or (
-            len(judgments) > 1
-            and len({(j.judge, j.run, j.swapped, j.sample) for j in judgments}) != len(judgments)  # type: ignore[union-attr]
-        ):
-            return None
     rid = get("id")
     if type(rid) is str:
         if not rid or len(rid) > MAX_ID or rid.strip() != rid:

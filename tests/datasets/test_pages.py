@@ -205,18 +205,22 @@ def test_items_list_filters(admin_client, browsable, query, expected):
     assert _ids(page.content.decode()) == expected
 
 
-def test_items_list_pages_by_id_with_constant_queries(admin_client, team):
-    dataset = Dataset.objects.create(team=team, name="many")
+def _bulk_items(dataset, id_format: str, n: int) -> None:
     Comparison.objects.bulk_create(
         Comparison(
             dataset=dataset,
-            external_id=f"m-{i:03}",
+            external_id=id_format.format(i),
             conversation=[{"role": "user", "content": "x"}],
             response_1="a",
             response_2="b",
         )
-        for i in range(120)
+        for i in range(n)
     )
+
+
+def test_items_list_pages_by_id_with_constant_queries(admin_client, team):
+    dataset = Dataset.objects.create(team=team, name="many")
+    _bulk_items(dataset, "m-{:03}", 120)
     url = reverse("datasets:detail", args=[dataset.pk])
     first = admin_client.get(url).content.decode()
     assert _ids(first)[0] == "m-000" and len(_ids(first)) == 50
@@ -226,16 +230,7 @@ def test_items_list_pages_by_id_with_constant_queries(admin_client, team):
     assert _ids(second)[0] == "m-050"
     before = second.split('href="?before=')[1].split('"')[0]
     assert _ids(admin_client.get(f"{url}?before={before}").content.decode()) == _ids(first)
-    Comparison.objects.bulk_create(
-        Comparison(
-            dataset=dataset,
-            external_id=f"n-{i:04}",
-            conversation=[{"role": "user", "content": "x"}],
-            response_1="a",
-            response_2="b",
-        )
-        for i in range(1000)
-    )
+    _bulk_items(dataset, "n-{:04}", 1000)
     with CaptureQueriesContext(connection) as later_queries:
         admin_client.get(f"{url}?after={after}")
     assert len(later_queries) == len(second_queries)
