@@ -7,6 +7,7 @@ batch N over the import's own connection (so it stays one transaction) while the
 parses and validates batch N+1. The main thread touches the database only after ``drain()``.
 """
 
+from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import datetime
 
@@ -22,6 +23,7 @@ from judgeapp.judging.models import Judge, JudgeRun, Judgment
 
 BATCH_SIZE = 2000
 ID_BLOCK = 20_000
+QUEUED_BATCHES = 2
 
 COMPARISON_COLUMNS = (
     "id, dataset_id, external_id, conversation, response_1, response_2, principles, metadata, "
@@ -164,7 +166,7 @@ class BatchWriter:
         self.judgments_created = 0
         self.judgment_duplicates = 0
         self._pool = ThreadPoolExecutor(max_workers=1) if self.postgres else None
-        self._pending: Future | None = None
+        self._pending: deque[Future] = deque()
         # Django's connection object is per thread; the psycopg connection under it is what the
         # writer thread borrows.
         connection.ensure_connection()
@@ -186,11 +188,11 @@ class BatchWriter:
         ids, self._free_ids = self._free_ids[:n], self._free_ids[n:]
         return ids
 
-    def drain(self) -> None:
-        """Wait for the batch being written; re-raise what went wrong in it."""
-        if self._pending is not None:
-            pending, self._pending = self._pending, None
-            pending.result()
+    def drain(self, keep: int = 0) -> None:
+        """Wait until at most ``keep`` batches are still queued for writing; re-raise what went
+        wrong in any of them."""
+        while len(self._pending) > keep:
+            self._pending.popleft().result()
 
     def close(self) -> None:
         try:
@@ -230,8 +232,9 @@ class BatchWriter:
         if judgments:
             sql = f"COPY judging_judgment ({JUDGMENT_COLUMNS}) FROM STDIN"
             copies.append((sql, _copy_rows(judgments)))
-        self.drain()
-        self._pending = self._pool.submit(self._send, copies)
+        # A few batches may queue so the database never waits for the reader; each is ~4 MB.
+        self.drain(keep=QUEUED_BATCHES - 1)
+        self._pending.append(self._pool.submit(self._send, copies))
         self.items_created += len(records)
         self.labels_created += len(labels)
         self.judgments_created += len(judgments)
