@@ -12,6 +12,7 @@ from judgeapp.api.filters import filter_by_id_param
 from judgeapp.core.errors import ApplicationError
 from judgeapp.datasets.exports import EXPORT_FORMATS, export_filename, export_stream
 from judgeapp.datasets.models import Comparison, Dataset, ImportJob
+from judgeapp.datasets.progress import import_progress
 from judgeapp.datasets.records import FORMATS
 from judgeapp.datasets.selectors import (
     ItemFilters,
@@ -26,7 +27,6 @@ from judgeapp.datasets.services import (
     import_job_create,
     import_job_start,
 )
-from judgeapp.datasets.views import import_progress
 
 
 class DatasetSerializer(serializers.ModelSerializer):

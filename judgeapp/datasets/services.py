@@ -4,7 +4,6 @@ import logging
 from typing import BinaryIO
 
 from django.conf import settings
-from django.core.cache import cache
 from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
 from django.utils import timezone
@@ -13,6 +12,7 @@ from judgeapp.accounts.models import Team, User
 from judgeapp.core.errors import ApplicationError
 from judgeapp.datasets.importer import BATCH_SIZE, BatchWriter
 from judgeapp.datasets.models import Comparison, Dataset, ImportJob
+from judgeapp.datasets.progress import import_progress_clear, import_progress_set
 from judgeapp.datasets.readers import FormatError, open_reader
 from judgeapp.datasets.records import FORMATS, ComparisonIn, Invalid, JudgmentRowIn, RecordError
 
@@ -81,10 +81,6 @@ def import_job_create(
         job.file.save(upload.name, upload, save=False)
     job.save()
     return job
-
-
-def import_progress_key(job_id: int) -> str:
-    return f"import-progress:{job_id}"
 
 
 class _Rejected(Exception):
@@ -178,11 +174,7 @@ def _import_records(job: ImportJob, reader, errors: _Errors) -> None:
             else:
                 writer.write_comparisons(batch)
             batch.clear()
-        cache.set(
-            import_progress_key(job.pk),
-            {"bytes_read": reader.bytes_read, "records": job.records_read},
-            timeout=3600,
-        )
+        import_progress_set(job, bytes_read=reader.bytes_read)
 
     try:
         for item in reader:
@@ -236,7 +228,7 @@ def _finish(
     job.message = message or _summary(job)
     job.bytes_read = job.bytes_total
     job.save()
-    cache.delete(import_progress_key(job.pk))
+    import_progress_clear(job)
     return job
 
 

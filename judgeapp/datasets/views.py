@@ -1,5 +1,4 @@
 from django.conf import settings
-from django.core.cache import cache
 from django.http import Http404, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 
@@ -9,7 +8,7 @@ from judgeapp.core.errors import ApplicationError
 from judgeapp.core.pagination import keyset_page
 from judgeapp.datasets.exports import EXPORT_FORMATS, export_filename, export_stream
 from judgeapp.datasets.forms import ImportForm
-from judgeapp.datasets.models import ImportJob
+from judgeapp.datasets.progress import import_progress
 from judgeapp.datasets.search import search_indexed_count
 from judgeapp.datasets.selectors import (
     ItemFilters,
@@ -27,7 +26,6 @@ from judgeapp.datasets.services import (
     dataset_create,
     import_job_create,
     import_job_start,
-    import_progress_key,
 )
 
 
@@ -121,16 +119,6 @@ def dataset_import_page(request):
             return redirect("datasets:import", job_id=job.pk)
     context = {"form": form, "max_mb": settings.IMPORT_MAX_UPLOAD_MB}
     return render(request, "datasets/import.html", context)
-
-
-def import_progress(job: ImportJob) -> dict:
-    """How far a running import is, as a percentage of the file read."""
-    progress = cache.get(import_progress_key(job.pk)) or {}
-    done = progress.get("bytes_read", job.bytes_read)
-    percent = (
-        100 if job.finished_at else int(100 * done / job.bytes_total) if job.bytes_total else 0
-    )
-    return {"percent": min(percent, 100), "records": progress.get("records", job.records_read)}
 
 
 @member_required()
