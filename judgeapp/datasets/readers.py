@@ -500,6 +500,15 @@ def _labels(
     return out
 
 
+def _fast_scores(get) -> tuple[int | None, int | None] | None:
+    """score_1 and score_2 when each is absent or an integer 1..5, else None (full check)."""
+    score_1, score_2 = get("score_1"), get("score_2")
+    for score in (score_1, score_2):
+        if score is not None and (type(score) is not int or not 1 <= score <= 5):
+            return None
+    return score_1, score_2
+
+
 def _fast_label(item: Any) -> LabelIn | None:
     """The common shape of a valid label, checked cheaply; None sends the item to ``_label``,
     which checks everything and words the errors."""
@@ -523,12 +532,10 @@ def _fast_label(item: Any) -> LabelIn | None:
         return None
     if len(item) == 2:  # annotator and preference only
         return LabelIn(annotator, pref)
-    score_1 = get("score_1")
-    if score_1 is not None and (type(score_1) is not int or not 1 <= score_1 <= 5):
+    scores = _fast_scores(get)
+    if scores is None:
         return None
-    score_2 = get("score_2")
-    if score_2 is not None and (type(score_2) is not int or not 1 <= score_2 <= 5):
-        return None
+    score_1, score_2 = scores
     rationale = get("rationale")
     if rationale is None:
         rationale = ""
@@ -629,12 +636,10 @@ def _fast_judgment(item: Any) -> JudgmentIn | None:
         pref = mapped
     elif pref is None:
         return None
-    score_1 = get("score_1")
-    if score_1 is not None and (type(score_1) is not int or not 1 <= score_1 <= 5):
+    scores = _fast_scores(get)
+    if scores is None:
         return None
-    score_2 = get("score_2")
-    if score_2 is not None and (type(score_2) is not int or not 1 <= score_2 <= 5):
-        return None
+    score_1, score_2 = scores
     swapped = get("swapped")
     if swapped is None:
         swapped = False
