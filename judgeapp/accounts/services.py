@@ -29,15 +29,6 @@ def _keep_an_admin(*, membership: Membership) -> None:
         raise ApplicationError("A team needs at least one admin: make someone else admin first.")
 
 
-def team_create(*, name: str) -> Team:
-    name = name.strip()
-    if not name:
-        raise ApplicationError("A team needs a name.")
-    if Team.objects.filter(name=name).exists():
-        raise ApplicationError(f"A team named {name!r} already exists.")
-    return Team.objects.create(name=name)
-
-
 def _user_create_for(identifier: str) -> tuple[User, str]:
     """A new account named after ``identifier`` (a username, or an e-mail's local part)."""
     email = identifier if "@" in identifier else ""

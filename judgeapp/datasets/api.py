@@ -1,4 +1,3 @@
-from django.http import StreamingHttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import mixins, serializers, status, viewsets
@@ -10,7 +9,7 @@ from judgeapp.accounts.models import Team
 from judgeapp.accounts.selectors import ADMIN_ROLES, team_list
 from judgeapp.api.filters import filter_by_id_param
 from judgeapp.core.errors import ApplicationError
-from judgeapp.datasets.exports import EXPORT_FORMATS, export_filename, export_stream
+from judgeapp.datasets.exports import EXPORT_FORMATS, export_response
 from judgeapp.datasets.models import Comparison, Dataset, ImportJob
 from judgeapp.datasets.progress import import_progress
 from judgeapp.datasets.records import FORMATS
@@ -115,12 +114,7 @@ class DatasetViewSet(
         format = request.query_params.get("format", "jsonl")
         if format not in EXPORT_FORMATS:
             raise serializers.ValidationError({"format": "must be jsonl or csv"})
-        response = StreamingHttpResponse(
-            export_stream(dataset=dataset, format=format), content_type=EXPORT_FORMATS[format]
-        )
-        filename = export_filename(dataset, format)
-        response["Content-Disposition"] = f'attachment; filename="{filename}"'
-        return response
+        return export_response(dataset=dataset, format=format)
 
 
 ITEM_FILTER_PARAMS = [

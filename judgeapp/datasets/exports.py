@@ -4,6 +4,8 @@ import csv
 import io
 from collections.abc import Iterator
 
+from django.http import StreamingHttpResponse
+
 from judgeapp.core.errors import ApplicationError
 from judgeapp.datasets.models import Dataset
 from judgeapp.datasets.selectors import dataset_export_records
@@ -15,6 +17,15 @@ EXPORT_FORMATS = {"jsonl": "application/x-ndjson", "csv": "text/csv; charset=utf
 def export_filename(dataset: Dataset, format: str) -> str:
     safe = "".join(ch if ch.isalnum() or ch in "-_." else "-" for ch in dataset.name)
     return f"{safe or 'dataset'}.{format}"
+
+
+def export_response(*, dataset: Dataset, format: str) -> StreamingHttpResponse:
+    """The export as a streamed download (for the page and the API alike)."""
+    response = StreamingHttpResponse(
+        export_stream(dataset=dataset, format=format), content_type=EXPORT_FORMATS[format]
+    )
+    response["Content-Disposition"] = f'attachment; filename="{export_filename(dataset, format)}"'
+    return response
 
 
 def export_stream(*, dataset: Dataset, format: str) -> Iterator[bytes]:

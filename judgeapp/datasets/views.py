@@ -1,12 +1,12 @@
 from django.conf import settings
-from django.http import Http404, StreamingHttpResponse
+from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 
 from judgeapp.accounts.permissions import member_required
 from judgeapp.accounts.selectors import ADMIN_ROLES, DATA_ROLES
 from judgeapp.core.errors import ApplicationError
 from judgeapp.core.pagination import keyset_page
-from judgeapp.datasets.exports import EXPORT_FORMATS, export_filename, export_stream
+from judgeapp.datasets.exports import EXPORT_FORMATS, export_response
 from judgeapp.datasets.forms import ImportForm
 from judgeapp.datasets.progress import import_progress
 from judgeapp.datasets.search import search_indexed_count
@@ -78,11 +78,7 @@ def dataset_export(request, dataset_id: int, format: str):
     dataset = get_object_or_404(dataset_list(user=request.user), pk=dataset_id)
     if format not in EXPORT_FORMATS:
         raise Http404("Unknown export format.")
-    response = StreamingHttpResponse(
-        export_stream(dataset=dataset, format=format), content_type=EXPORT_FORMATS[format]
-    )
-    response["Content-Disposition"] = f'attachment; filename="{export_filename(dataset, format)}"'
-    return response
+    return export_response(dataset=dataset, format=format)
 
 
 @member_required(ADMIN_ROLES)
