@@ -183,7 +183,12 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
+    "loggers": {
+        "django.db.backends": {"level": "WARNING"},
+        # One line per judge request at INFO would drown the worker's log.
+        "httpx": {"level": "WARNING"},
+        "httpx2": {"level": "WARNING"},
+    },
 }
 
 # API -------------------------------------------------------------------------------------------
@@ -211,6 +216,8 @@ SPECTACULAR_SETTINGS = {
         "RunStatusEnum": "judgeapp.judging.models.JudgeRun.Status",
         "ImportStatusEnum": "judgeapp.datasets.models.ImportJob.Status",
         "CampaignStatusEnum": "judgeapp.campaigns.models.Campaign.Status",
+        "TurnRoleEnum": ["system", "user", "assistant"],
+        "MemberRoleEnum": "judgeapp.accounts.models.Membership.Role",
     },
 }
 
@@ -232,6 +239,26 @@ else:
 IMPORT_MAX_UPLOAD_MB = env_int("IMPORT_MAX_UPLOAD_MB", 2048)
 IMPORT_INLINE_MAX_KB = env_int("IMPORT_INLINE_MAX_KB", 512)
 IMPORT_MAX_ERRORS_SHOWN = env_int("IMPORT_MAX_ERRORS_SHOWN", 200)
+
+# Secrets kept in the database (judges' API keys): comma-separated Fernet keys, newest first.
+# Empty: one key derived from SECRET_KEY.
+ENCRYPTION_KEYS = [k for k in env_str("ENCRYPTION_KEYS", "").split(",") if k.strip()]
+
+# Judging (see judgeapp/judging/pump.py). A judgment is leased to the process that sends it; the
+# lease is renewed every third of JUDGING_LEASE_SECONDS while the request is open, and a lease
+# that ran out (its process died) is handed back to the queue by the reconciler.
+JUDGING_LEASE_SECONDS = env_int("JUDGING_LEASE_SECONDS", 60)
+JUDGING_RECONCILE_SECONDS = env_int("JUDGING_RECONCILE_SECONDS", 15)
+# Pumps: long-running worker tasks that keep each judge's requests in flight. One is enough for
+# hundreds of requests a second; more spread the work over worker processes and machines.
+JUDGING_PUMPS = env_int("JUDGING_PUMPS", 1)
+# A pump hands over to a fresh one after this long (well under the task time limits below).
+JUDGING_PUMP_MAX_SECONDS = env_int("JUDGING_PUMP_MAX_SECONDS", 900)
+# Transient failures (timeouts, 429, 5xx, dropped connections) are retried this many times in
+# all, with exponential backoff from JUDGING_RETRY_BASE_SECONDS, jitter, and Retry-After honoured.
+JUDGING_MAX_ATTEMPTS = env_int("JUDGING_MAX_ATTEMPTS", 10)
+JUDGING_RETRY_BASE_SECONDS = float(env_str("JUDGING_RETRY_BASE_SECONDS", "2"))
+JUDGING_RETRY_MAX_SECONDS = float(env_str("JUDGING_RETRY_MAX_SECONDS", "300"))
 
 # Celery ----------------------------------------------------------------------------------------
 if REDIS_URL:
@@ -267,7 +294,14 @@ CELERY_TASK_SOFT_TIME_LIMIT = env_int("CELERY_TASK_SOFT_TIME_LIMIT", 3000)
 CELERY_TASK_TIME_LIMIT = env_int("CELERY_TASK_TIME_LIMIT", 3600)
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_WORKER_SEND_TASK_EVENTS = False
+# The queue tasks are sent to (a worker consumes it with `-Q`); separate queues keep apart
+# JudgeApps sharing one Redis.
+CELERY_TASK_DEFAULT_QUEUE = env_str("CELERY_TASK_DEFAULT_QUEUE", "celery")
 CELERY_BEAT_SCHEDULE = {
+    "judging-reconcile": {
+        "task": "judgeapp.judging.tasks.judging_reconcile_task",
+        "schedule": float(JUDGING_RECONCILE_SECONDS),
+    },
     "search-index-catch-up": {
         "task": "judgeapp.datasets.tasks.search_index_pending_task",
         "schedule": 300.0,

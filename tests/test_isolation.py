@@ -177,3 +177,63 @@ def test_nobody_imports_into_another_teams_dataset(client, admin, team_b_objects
     assert reply.status_code == 400
     assert dataset.comparisons.count() == before
     assert not type(dataset).objects.filter(name="sneaky").exists()
+
+
+@pytest.fixture
+def team_b_playground(other_team, outsider):
+    from judgeapp.judging.services import playground_judge
+
+    judge = JudgeFactory(team=other_team)
+    return playground_judge(
+        team=other_team,
+        judge=judge,
+        by=outsider,
+        conversation=[{"role": "user", "content": "hi"}],
+        response_1="a",
+        response_2="b",
+    )
+
+
+@pytest.mark.parametrize("who", ["admin", "annotator", "stranger"])
+def test_judging_writes_on_another_team_are_refused(
+    request, client, team_b_objects, team_b_playground, who
+):
+    from judgeapp.judging.models import JudgeRun
+
+    user = request.getfixturevalue(who)
+    judge, run = team_b_objects["judge"], team_b_objects["run"]
+    run.status = JudgeRun.Status.RUNNING
+    run.save()
+    client.force_login(user)
+    pages = [
+        ("get", reverse("judging:judge_edit", args=[judge.pk])),
+        ("post", reverse("judging:judge_test", args=[judge.pk])),
+        ("post", reverse("judging:run_action", args=[run.pk, "cancel"])),
+        ("post", reverse("judging:run_action", args=[run.pk, "retry"])),
+        ("get", reverse("judging:playground_result", args=[team_b_playground.pk])),
+        ("post", reverse("judging:playground_save", args=[team_b_playground.pk])),
+    ]
+    for method, url in pages:
+        assert getattr(client, method)(url).status_code in (403, 404), url
+    api = APIClient()
+    api.force_authenticate(user)
+    calls = [
+        ("patch", f"/api/judges/{judge.pk}/", {"max_in_flight": 1}),
+        ("delete", f"/api/judges/{judge.pk}/", None),
+        ("post", f"/api/judges/{judge.pk}/test/", None),
+        ("post", f"/api/runs/{run.pk}/cancel/", None),
+        ("post", f"/api/runs/{run.pk}/retry/", None),
+        ("post", f"/api/playground/{team_b_playground.pk}/save/", {"dataset": run.dataset_id}),
+        ("post", "/api/runs/", {"dataset": run.dataset_id, "judge": judge.pk}),
+        ("post", "/api/playground/", {
+            "judge": judge.pk, "conversation": [{"role": "user", "content": "x"}],
+            "response_1": "a", "response_2": "b"}),
+        ("post", "/api/principle-sets/", {"team": judge.team_id, "name": "x", "principles": ["y"]}),
+    ]  # fmt: skip
+    for method, url, data in calls:
+        reply = getattr(api, method)(url, data, format="json")
+        assert reply.status_code in (400, 403, 404), (url, reply.status_code)
+    run.refresh_from_db()
+    judge.refresh_from_db()
+    assert run.status == JudgeRun.Status.RUNNING and judge.max_in_flight != 1
+    assert run.judgments.count() == 1

@@ -46,3 +46,11 @@ def user_find(*, identifier: str) -> User | None:
         return user
     matches = list(User.objects.filter(email__iexact=identifier)[:2])
     return matches[0] if len(matches) == 1 else None
+
+
+def team_by_name_or_id(value: str) -> Team | None:
+    """The team a command line names, by name or else by numeric id."""
+    team = Team.objects.filter(name=value).first()
+    if team is None and value.isdigit():
+        team = Team.objects.filter(pk=int(value)).first()
+    return team

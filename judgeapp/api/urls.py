@@ -7,7 +7,13 @@ from judgeapp.accounts.api import MembershipViewSet, TeamViewSet, me
 from judgeapp.campaigns.api import CampaignViewSet, LabelViewSet
 from judgeapp.core.views import health_json
 from judgeapp.datasets.api import ComparisonViewSet, DatasetViewSet, ImportJobViewSet
-from judgeapp.judging.api import JudgeViewSet, JudgmentViewSet, PrincipleSetViewSet, RunViewSet
+from judgeapp.judging.api import (
+    JudgeViewSet,
+    JudgmentViewSet,
+    PlaygroundViewSet,
+    PrincipleSetViewSet,
+    RunViewSet,
+)
 
 router = DefaultRouter()
 router.register("teams", TeamViewSet, basename="team")
@@ -19,6 +25,7 @@ router.register("judges", JudgeViewSet, basename="judge")
 router.register("principle-sets", PrincipleSetViewSet, basename="principleset")
 router.register("runs", RunViewSet, basename="run")
 router.register("judgments", JudgmentViewSet, basename="judgment")
+router.register("playground", PlaygroundViewSet, basename="playground")
 router.register("campaigns", CampaignViewSet, basename="campaign")
 router.register("labels", LabelViewSet, basename="label")
 

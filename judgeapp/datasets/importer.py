@@ -35,7 +35,8 @@ LABEL_COLUMNS = (
 )
 JUDGMENT_COLUMNS = (
     "run_id, comparison_id, swapped, sample, status, score_1, score_2, ranking, preference, "
-    "reasoning, raw_output, parse_status, finish_reason, attempts, error, finished_at, created_at"
+    "reasoning, raw_output, parse_status, finish_reason, attempts, error, lease_owner, "
+    "finished_at, created_at"
 )
 
 
@@ -146,7 +147,7 @@ def _judgment_row(judgment: JudgmentIn, run_id: int, comparison_id: int, now: da
     return (
         run_id, comparison_id, judgment.swapped, judgment.sample, Judgment.Status.DONE,
         judgment.score_1, judgment.score_2, judgment.ranking, judgment.preference,
-        judgment.reasoning, "", Judgment.ParseStatus.OK, "", 0, "", now, now,
+        judgment.reasoning, "", Judgment.ParseStatus.OK, "", 0, "", "", now, now,
     )  # fmt: skip
 
 

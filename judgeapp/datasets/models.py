@@ -13,6 +13,8 @@ class Dataset(models.Model):
     description = models.TextField(blank=True)
     # The metadata keys seen in its items, kept by the import so filters can offer them.
     metadata_keys = models.JSONField(default=list, blank=True)
+    # The team's playground: where verdicts tried in the playground page keep their items.
+    is_playground = models.BooleanField(default=False)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )

@@ -16,6 +16,7 @@ from django.db.models import (
 )
 from django.db.models.expressions import RawSQL
 from django.db.models.functions import Coalesce
+from django.http import QueryDict
 
 from judgeapp.accounts.models import Team, User
 from judgeapp.accounts.selectors import DATA_ROLES, team_ids
@@ -178,6 +179,27 @@ class ItemFilters:
             disagreement=bool(flag("disagreement")),
         )
 
+    def as_query(self) -> dict[str, str | list[str]]:
+        """The query-string form (what ``from_query`` reads), for storing with a run."""
+        query: dict[str, str | list[str]] = {}
+        if self.q:
+            query["q"] = self.q
+        if self.meta:
+            query["meta"] = [f"{key}:{value}" for key, value in self.meta]
+        for name, flag in (("labels", self.has_label), ("judgments", self.has_judgment)):
+            if flag is not None:
+                query[name] = "yes" if flag else "no"
+        if self.disagreement:
+            query["disagreement"] = "yes"
+        return query
+
+    @classmethod
+    def from_dict(cls, query: dict) -> "ItemFilters":
+        params = QueryDict(mutable=True)
+        for key, value in (query or {}).items():
+            params.setlist(key, value if isinstance(value, list) else [str(value)])
+        return cls.from_query(params)
+
     @property
     def active(self) -> bool:
         flags = (self.has_label, self.has_judgment)
@@ -193,12 +215,17 @@ def _signed(model, sign: str) -> Exists:
 
 
 def comparison_search(
-    *, user: User, dataset: Dataset, filters: ItemFilters
+    *, user: User | None, dataset: Dataset, filters: ItemFilters
 ) -> QuerySet[Comparison]:
     """Items of ``dataset`` matching ``filters``: full-text search (PostgreSQL, over the items
     indexed so far; a substring scan on SQLite), metadata key:value pairs, labelled or judged
-    or not, and disagreement (people split on the winner, or a verdict against a label)."""
-    qs = comparison_list(user=user, dataset=dataset)
+    or not, and disagreement (people split on the winner, or a verdict against a label).
+
+    ``user=None`` is for services whose caller was already authorised for ``dataset``."""
+    if user is None:
+        qs = Comparison.objects.filter(dataset=dataset).order_by("id")
+    else:
+        qs = comparison_list(user=user, dataset=dataset)
     postgres = connection.vendor == "postgresql"
     if filters.q:
         if postgres:

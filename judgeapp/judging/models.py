@@ -14,6 +14,11 @@ class Judge(models.Model):
         LLM_JUDGE = "llm-judge", "LLM judge (system + user prompt)"
         IMPORTED = "imported", "Imported verdicts"
 
+    class StructuredOutput(models.TextChoices):
+        JSON_SCHEMA = "json_schema", "JSON schema (OpenAI, vLLM, newer llama.cpp)"
+        JSON_OBJECT = "json_object", "JSON object with schema (llama-cpp-python)"
+        NONE = "none", "None (prompt only)"
+
     class PrinciplePosition(models.TextChoices):
         BEFORE = "before", "Before the responses"
         AFTER = "after", "After the responses"
@@ -36,6 +41,10 @@ class Judge(models.Model):
         max_length=8, choices=PrinciplePosition.choices, default=PrinciplePosition.BEFORE
     )
     principles_one_message_each = models.BooleanField(default=False)
+    # llm-judge only: how the verdict's JSON schema is asked for (servers differ).
+    structured_output = models.CharField(
+        max_length=16, choices=StructuredOutput.choices, default=StructuredOutput.JSON_SCHEMA
+    )
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
@@ -99,12 +108,20 @@ class JudgeRun(models.Model):
     both_orders = models.BooleanField(default=False)
     samples = models.PositiveIntegerField(default=1, validators=[MinValueValidator(1)])
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
+    # Why the run stopped, when the judge itself failed (a refused key, roles the server rejects).
+    error = models.TextField(blank=True)
+    # What was sent: protocol, model, sampling and principle placement at the start of the run.
+    config = models.JSONField(default=dict, blank=True)
+    # Higher first: the playground's single judgments go ahead of a long run of the same judge.
+    priority = models.SmallIntegerField(default=0)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     created_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
+
+    ACTIVE = (Status.QUEUED, Status.RUNNING)
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -166,7 +183,11 @@ class Judgment(models.Model):
     latency_ms = models.PositiveIntegerField(null=True, blank=True)
     attempts = models.PositiveSmallIntegerField(default=0)
     error = models.TextField(blank=True)
+    # The process holding the lease; a verdict is stored only by its holder.
+    lease_owner = models.CharField(max_length=32, blank=True)
     lease_expires_at = models.DateTimeField(null=True, blank=True)
+    # A transient failure waits until then before the next attempt.
+    not_before = models.DateTimeField(null=True, blank=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -181,9 +202,22 @@ class Judgment(models.Model):
             ),
         ]
         indexes = [
-            models.Index(fields=["run", "status"], name="judgment_run_status"),
+            # Claiming takes the lowest queued ids of a run: an index range scan.
+            models.Index(fields=["run", "status", "id"], name="judgment_run_status_id"),
             models.Index(fields=["status", "lease_expires_at"], name="judgment_status_lease"),
         ]
 
     def __str__(self) -> str:
         return f"judgment {self.pk} ({self.status})"
+
+
+class JudgingPump(models.Model):
+    """A pump task, from the moment it is queued: its heartbeat tells the reconciler it lives."""
+
+    owner = models.CharField(max_length=32, primary_key=True)
+    enqueued_at = models.DateTimeField()
+    beat_at = models.DateTimeField()
+    started_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"pump {self.owner}"
