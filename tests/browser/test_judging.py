@@ -52,7 +52,7 @@ def test_add_a_judge_test_it_run_it_and_open_a_judgment(page, login, admin, team
 
     page.get_by_role("button", name="Test connection").click()
     expect(page.locator("#test-result")).to_contain_text("The judge answered", timeout=30_000)
-    s1, s2, ranking = expected_verdict("2 + 2 = 4.", "2 + 2 = 5.")
+    _, _, ranking = expected_verdict("2 + 2 = 4.", "2 + 2 = 5.")
     expect(page.locator("#test-result [data-field=ranking]")).to_contain_text(str(ranking))
 
     page.get_by_role("navigation", name="Main").get_by_role("link", name="Datasets").click()
