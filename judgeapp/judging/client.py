@@ -189,6 +189,12 @@ def classify_status(status: int, message: str, headers) -> JudgeError:
             f"{text} - this server rejects the GenRM roles; serve the model with vLLM, NIM or "
             "TensorRT-LLM, or use the llm-judge protocol."
         )
+    # Checked before the 5xx rule: llama-cpp-python answers 500 to a response_format it lacks.
+    if "response_format" in lowered or "json_schema" in lowered:
+        return ConfigurationError(
+            f"{text} - the server does not take this structured output mode; change the judge's "
+            "structured output setting."
+        )
     if status == 429:
         return TransientError(f"{text} (rate limited)", retry_after=retry_after_seconds(headers))
     if status in (408, 409) or status >= 500:
@@ -197,11 +203,6 @@ def classify_status(status: int, message: str, headers) -> JudgeError:
         return ConfigurationError(f"{text} - the server refused the API key.")
     if status == 404:
         return ConfigurationError(f"{text} - check the judge's base URL and model name.")
-    if "response_format" in lowered or "json_schema" in lowered:
-        return ConfigurationError(
-            f"{text} - the server does not take this structured output mode; change the judge's "
-            "structured output setting."
-        )
     return PermanentError(text)
 
 

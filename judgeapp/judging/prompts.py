@@ -174,14 +174,15 @@ def build_llm_judge_messages(
     ]
 
 
-_SCORE = {"type": "integer", "minimum": 1, "maximum": 5}
+# enum as well as the bounds: grammar-constrained servers (llama.cpp) enforce enums, not bounds.
+_SCORE = {"type": "integer", "minimum": 1, "maximum": 5, "enum": [1, 2, 3, 4, 5]}
 
 VERDICT_JSON_SCHEMA: dict[str, Any] = {
     "type": "object",
     "properties": {
         "score_1": dict(_SCORE),
         "score_2": dict(_SCORE),
-        "ranking": {"type": "integer", "minimum": 1, "maximum": 6},
+        "ranking": {"type": "integer", "minimum": 1, "maximum": 6, "enum": [1, 2, 3, 4, 5, 6]},
     },
     "required": ["score_1", "score_2", "ranking"],
     "additionalProperties": False,

@@ -12,14 +12,16 @@ Why these settings (see also CELERY_* in settings.py):
 
 from celery import shared_task
 
-from judgeapp.judging.pump import pump_run
+from judgeapp.judging.pump import pump_run, work_waiting
 from judgeapp.judging.services import judging_reconcile, pumps_ensure
 
 
 @shared_task(acks_late=True, reject_on_worker_lost=True)
 def judging_pump_task(owner: str) -> dict:
     stats = pump_run(owner=owner)
-    if stats.handed_over:
+    # Work that arrived while this pump was leaving (its time was up, or a run started just as it
+    # found the queue empty) gets a fresh pump now rather than at the reconciler's next round.
+    if work_waiting():
         pumps_ensure()
     return {"claimed": stats.claimed, "stored": stats.stored, "seconds": round(stats.seconds, 1)}
 

@@ -209,3 +209,103 @@ def test_refused_api_key_fails_the_run(team, admin, make_judge, make_dataset, ge
     run.refresh_from_db()
     assert run.status == JudgeRun.Status.FAILED
     assert "refused the API key" in run.error
+
+
+def test_expired_lease_goes_back_to_the_queue_and_the_old_holder_cannot_store(
+    team, admin, make_judge, make_dataset, settings
+):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from judgeapp.judging import client as judge_client
+    from judgeapp.judging.pump import Outcome, claim, store
+    from judgeapp.judging.services import judging_reconcile
+
+    settings.CELERY_TASK_ALWAYS_EAGER = False
+    run = run_start(team=team, dataset=make_dataset(2), judge=make_judge(), by=admin)
+    claimed = claim(owner="dead-worker")
+    assert len(claimed) == 2
+    run.judgments.update(lease_expires_at=timezone.now() - timedelta(seconds=1))
+    result = judging_reconcile()
+    assert result.requeued == 2
+    assert set(run.judgments.values_list("status", "lease_owner")) == {("queued", "")}
+    # The dead worker's late answer is ignored; the judgment waits for a live pump.
+    late = judge_client.Completion(
+        content='{"score_1": 5, "score_2": 1, "ranking": 1}', reasoning=None,
+        finish_reason="stop", prompt_tokens=1, completion_tokens=1, latency_ms=1,
+    )  # fmt: skip
+    store(
+        owner="dead-worker",
+        outcomes=[
+            Outcome(c, completion=late, verdict=verdicts.parse_verdict(content=late.content))
+            for c in claimed
+        ],
+    )
+    assert not run.judgments.filter(status=Judgment.Status.DONE).exists()
+    run_pumps()
+    assert run.judgments.filter(status=Judgment.Status.DONE).count() == 2
+    assert all(j.attempts == 2 for j in run.judgments.all())
+
+
+def test_expired_leases_of_a_cancelled_run_end_cancelled(team, admin, make_judge, make_dataset):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from judgeapp.judging.pump import claim
+    from judgeapp.judging.services import judging_reconcile, run_cancel
+
+    run = run_start(team=team, dataset=make_dataset(3), judge=make_judge(max_in_flight=2), by=admin)
+    claim(owner="dead-worker")
+    run_cancel(run=run)
+    run.judgments.filter(status=Judgment.Status.RUNNING).update(
+        lease_expires_at=timezone.now() - timedelta(seconds=1)
+    )
+    judging_reconcile()
+    assert set(run.judgments.values_list("status", flat=True)) == {Judgment.Status.CANCELLED}
+
+
+def test_cancel_closes_the_open_requests(team, admin, make_judge, make_dataset, genrm):
+    import threading
+
+    from judgeapp.judging.services import run_cancel
+
+    genrm.configure(service_time=30)
+    run = run_start(team=team, dataset=make_dataset(5), judge=make_judge(max_in_flight=3), by=admin)
+    pump = threading.Thread(target=run_pumps)
+    pump.start()
+    assert genrm.wait_until(lambda s: s.open_now == 3, timeout=20)
+    run_cancel(run=run)
+    # The pump dropped the requests (30 s each) instead of waiting for their answers.
+    pump.join(timeout=20)
+    assert not pump.is_alive()
+    assert set(run.judgments.values_list("status", flat=True)) == {Judgment.Status.CANCELLED}
+
+
+def test_a_pump_hands_over_when_its_time_is_up(team, admin, make_judge, make_dataset, genrm):
+    import uuid
+
+    from judgeapp.judging.pump import pump_run
+
+    genrm.configure(service_time=0.2)
+    run = run_start(team=team, dataset=make_dataset(6), judge=make_judge(max_in_flight=2), by=admin)
+    stats = pump_run(owner=uuid.uuid4().hex, max_seconds=0.1)
+    # It drained what it had claimed, then stopped claiming and left the rest queued.
+    assert stats.handed_over and stats.stored == stats.claimed == 2
+    assert run.judgments.filter(status=Judgment.Status.QUEUED).count() == 4
+    run_pumps()
+    assert run.judgments.filter(status=Judgment.Status.DONE).count() == 6
+
+
+def test_pumps_ensure_queues_only_the_missing_pumps(
+    settings, team, admin, make_judge, make_dataset
+):
+    from judgeapp.judging.models import JudgingPump
+    from judgeapp.judging.services import pumps_ensure
+
+    settings.JUDGING_PUMPS = 2
+    JudgingPump.objects.all().delete()
+    assert pumps_ensure() == 2
+    assert pumps_ensure() == 0  # queued ones count as alive during their start grace
+    assert JudgingPump.objects.count() == 2
