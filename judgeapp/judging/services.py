@@ -342,7 +342,15 @@ def pumps_ensure() -> int:
     for _ in range(settings.JUDGING_PUMPS - alive):
         owner = uuid.uuid4().hex
         JudgingPump.objects.create(owner=owner, enqueued_at=now, beat_at=now)
-        judging_pump_task.apply_async(args=[owner])
+        try:
+            judging_pump_task.apply_async(args=[owner])
+        except Exception:
+            # The broker is down: forget the pump, so the reconciler's next round sends one
+            # rather than wait out the start grace of a pump that was never queued. The run
+            # itself is already saved; the user's request must not fail for this.
+            JudgingPump.objects.filter(pk=owner).delete()
+            log.warning("could not queue a judging pump; the reconciler will retry", exc_info=True)
+            break
         queued += 1
     return queued
 

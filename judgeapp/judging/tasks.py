@@ -1,12 +1,13 @@
 """Celery tasks of judging: thin wrappers around the pump and the reconciler.
 
 Why these settings (see also CELERY_* in settings.py):
-- The pump is acknowledged late and rejected back to the queue if its worker dies, so a killed
-  worker's pump is sent again; a second pump is harmless (the cap and the leases live in the
-  database), a lost one is re-sent by the reconciler.
+- A pump is acknowledged when a worker takes it (acks_late=False), unlike the other tasks. Its work
+  lives in the database, not in the message: a pump that dies stops its heartbeat, its leases run
+  out, and the reconciler hands the judgments back and sends a new pump. Holding the message
+  unacknowledged for a pump's whole life would only add a second copy of the pump after Redis's
+  visibility timeout.
 - A pump hands over to a fresh one after JUDGING_PUMP_MAX_SECONDS (15 min by default), well under
-  the soft and hard time limits (50 and 60 min), which themselves sit under Redis's visibility
-  timeout (2 h): Redis never re-delivers a pump that is still running.
+  the soft and hard time limits (50 and 60 min).
 - Prefetch is 1, so a pump holds one worker process and never keeps other tasks waiting behind it.
 """
 
@@ -16,7 +17,7 @@ from judgeapp.judging.pump import pump_run, work_waiting
 from judgeapp.judging.services import judging_reconcile, pumps_ensure
 
 
-@shared_task(acks_late=True, reject_on_worker_lost=True)
+@shared_task(acks_late=False)
 def judging_pump_task(owner: str) -> dict:
     stats = pump_run(owner=owner)
     # Work that arrived while this pump was leaving (its time was up, or a run started just as it
