@@ -218,6 +218,9 @@ class JudgingPump(models.Model):
     enqueued_at = models.DateTimeField()
     beat_at = models.DateTimeField()
     started_at = models.DateTimeField(null=True, blank=True)
+    # Requests this pump may keep open, by judge id: across the live pumps, at most each judge's
+    # max_in_flight (granted under a lock on the judge's row).
+    slots = models.JSONField(default=dict, blank=True)
 
     def __str__(self) -> str:
         return f"pump {self.owner}"

@@ -593,7 +593,7 @@ def test_async_client_many_in_flight():
         await client.close()
         return pairs, replies
 
-    with FakeGenRM(service_time=0.1, capacity=40) as fake:
+    with FakeGenRM(service_time=1.0, capacity=40) as fake:
         pairs, replies = asyncio.run(run(fake))
     for (a, b), reply in zip(pairs, replies, strict=True):
         content = verdict_part(reply.choices[0].message.content)
