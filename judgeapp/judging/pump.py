@@ -1,15 +1,20 @@
 """Pumps: keep every judge's requests in flight and store each verdict as it arrives.
 
-A pump is one long Celery task running an asyncio loop. It claims queued judgments in the database
-and sends them with the async OpenAI client; how many a judge may have open is decided in the
-database, so the cap holds across every pump, worker process and machine:
+A pump is one long Celery task. It holds an asyncio event loop with the open requests (the async
+OpenAI client) and does the database work between steps of that loop. How many requests a judge
+may have open is decided in the database, so the cap holds across every pump, worker process and
+machine:
 
-- claiming happens under a row lock on the judge: count the judge's judgments in state ``running``
-  (each one is an open request, or one about to open), claim at most ``max_in_flight`` minus that;
-- a claimed judgment carries a lease (owner + expiry) that the pump renews while the request is
-  open; a verdict is stored only by the lease holder, so a judgment ends ``done`` exactly once;
-- a pump that dies leaves leases that run out; the reconciler (``services.judging_reconcile``, run
-  by beat) hands those judgments back to the queue and starts a new pump.
+- a pump is granted request *slots* per judge under a row lock on the judge: the slots of the other
+  live pumps (recorded with their heartbeat) are read, and it takes the rest of ``max_in_flight``;
+  a dead pump's slots go when its heartbeat stops;
+- it leases queued judgments for its slots and a few more, and keeps them in a queue of its own,
+  so that a finished request is replaced at once from that queue, without waiting for the
+  database; it never has more requests open than its slots;
+- a leased judgment carries a lease (owner + expiry) that the pump renews; a verdict is stored only
+  by the lease holder, so a judgment ends ``done`` exactly once; a pump that dies leaves leases
+  that run out, and the reconciler (``services.judging_reconcile``, run by beat) hands those
+  judgments back to the queue and starts a new pump.
 
 Judgments are rows, not broker messages: a Redis restart loses at most a pump's start message,
 which the reconciler re-sends.
