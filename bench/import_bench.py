@@ -25,24 +25,9 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from urllib.parse import urlparse
 
-ROOT = Path(__file__).resolve().parent.parent
-WORDS = (
-    "the model response answer user question because however python function return value "
-    "list string number error result example code should would could data table first second "
-    "better worse correct wrong helpful concise detailed explain reason step sum prime capital "
-    "city river language translate summary paragraph sentence token reward judge score rank"
-).split()
-
-
-def make_text(rng: random.Random, size: int) -> str:
-    words, length = [], 0
-    while length < size:
-        word = rng.choice(WORDS)
-        words.append(word)
-        length += len(word) + 1
-    return " ".join(words)[:size]
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import ROOT, create_database, make_text, migrate
 
 
 def generate(path: Path, *, items: int, size: int, labels: int, corrupt_line: int | None) -> int:
@@ -72,20 +57,9 @@ def generate(path: Path, *, items: int, size: int, labels: int, corrupt_line: in
 
 
 def prepare_database(url: str, fresh: bool, env: dict) -> None:
-    import psycopg
-
-    parsed = urlparse(url)
-    name = parsed.path.lstrip("/")
-    admin_url = parsed._replace(path="/postgres").geturl()
-    with psycopg.connect(admin_url, autocommit=True) as conn:
-        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone()
-        if exists and fresh:
-            conn.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
-            exists = None
-        if not exists:
-            conn.execute(f'CREATE DATABASE "{name}"')
+    create_database(url, fresh=fresh)
+    migrate(env)
     manage = [sys.executable, "manage.py"]
-    subprocess.run([*manage, "migrate", "--noinput", "-v0"], cwd=ROOT, env=env, check=True)
     subprocess.run(
         [*manage, "create_team", "bench", "--admin", "bench", "--password", "bench-password-1"],
         cwd=ROOT, env=env, check=True, stdout=subprocess.DEVNULL,

@@ -44,27 +44,13 @@ import tempfile
 import time
 import urllib.request
 from pathlib import Path
-from urllib.parse import urlparse
 
-ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import ROOT, create_database, drop_database, make_text, migrate
+
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
-WORDS = (
-    "the model response answer user question because however python function return value "
-    "list string number error result example code should would could data table first second "
-    "better worse correct wrong helpful concise detailed explain reason step sum prime capital "
-    "city river language translate summary paragraph sentence token reward judge score rank"
-).split()
 TEAM, DATASET, JUDGE = "bench", "judge-bench", "bench-genrm"
 MODEL = "nvidia/Qwen3-Nemotron-235B-A22B-GenRM"
-
-
-def make_text(rng: random.Random, size: int) -> str:
-    words, length = [], 0
-    while length < size:
-        word = rng.choice(WORDS)
-        words.append(word)
-        length += len(word) + 1
-    return " ".join(words)[:size]
 
 
 # Processes -------------------------------------------------------------------------------------
@@ -152,24 +138,8 @@ def server_call(base_url: str, path: str, post: bool = False) -> dict:
 
 
 def prepare_database(url: str, env: dict) -> None:
-    import psycopg
-
-    parsed = urlparse(url)
-    name = parsed.path.lstrip("/")
-    admin_url = parsed._replace(path="/postgres").geturl()
-    with psycopg.connect(admin_url, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{name}"')
-    manage = [sys.executable, "manage.py"]
-    subprocess.run([*manage, "migrate", "--noinput", "-v0"], cwd=ROOT, env=env, check=True)
-
-
-def drop_database(url: str) -> None:
-    import psycopg
-
-    parsed = urlparse(url)
-    with psycopg.connect(parsed._replace(path="/postgres").geturl(), autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{parsed.path.lstrip("/")}" WITH (FORCE)')
+    create_database(url)
+    migrate(env)
 
 
 def create_fixtures(args, base_url: str):
