@@ -31,6 +31,14 @@ def pytest_configure(config):
         celery_app.conf.result_backend = f"file://{root / 'results'}"
 
 
+@pytest.fixture(autouse=True)
+def _no_pump_tasks(settings):
+    """Tests drive pumps themselves (tests/judging/conftest.py run_pumps); a test that wants the
+    workers to run them sets JUDGING_PUMPS. Otherwise every started run would leave a pump
+    message in this process's queue for the next in-process worker to run first."""
+    settings.JUDGING_PUMPS = 0
+
+
 @pytest.fixture
 def password() -> str:
     return PASSWORD
@@ -84,6 +92,7 @@ def celery_worker_thread(transactional_db):
     """A real Celery worker consuming this test process's queue on the configured broker."""
     from celery.contrib.testing.worker import start_worker
 
+    celery_app.control.purge()  # messages left by earlier tests of this process
     with start_worker(
         celery_app,
         pool="solo",

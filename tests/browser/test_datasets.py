@@ -38,6 +38,7 @@ def drop_file(page, selector: str, name: str, content: str) -> None:
 
 def test_drop_a_file_watch_it_import_browse_and_open_an_item(page, login, admin, team, settings):
     settings.IMPORT_INLINE_MAX_KB = 0  # every upload goes to a worker, as large ones do
+    celery_app.control.purge()  # messages left by earlier tests of this process
     login("alice")
     page.get_by_role("navigation", name="Main").get_by_role("link", name="Datasets").click()
     page.get_by_role("link", name="Import a file").first.click()

@@ -17,7 +17,9 @@ def genrm():
 
 
 @pytest.fixture
-def worker(transactional_db):
+def worker(transactional_db, settings):
+    settings.JUDGING_PUMPS = 1  # the worker runs the pumps here
+    celery_app.control.purge()  # messages left by earlier tests of this process
     with start_worker(
         celery_app,
         pool="solo",
