@@ -557,6 +557,7 @@ class Pump:
 
     def run(self) -> PumpStats:
         started = time.monotonic()
+        asyncio.set_event_loop(self.loop)
         close_old_connections()
         pump_started(owner=self.owner)
         next_check = started + CHECK_SECONDS
@@ -620,6 +621,8 @@ class Pump:
             self._drop_inactive_runs()  # the run just stopped: close its other requests now
 
     def _cancel(self, tasks: list[asyncio.Task]) -> list[int]:
+        if not tasks:
+            return []
         for task in tasks:
             task.cancel()
         self.loop.run_until_complete(asyncio.gather(*tasks, return_exceptions=True))
@@ -669,6 +672,7 @@ class Pump:
                 self.loop.run_until_complete(client.close())
             pump_stopped(owner=self.owner)
         finally:
+            asyncio.set_event_loop(None)
             self.loop.close()
 
 
