@@ -240,3 +240,28 @@ class LabelHistory(models.Model):
 
     def __str__(self) -> str:
         return f"change of label {self.label_id} at {self.changed_at:%Y-%m-%d %H:%M}"
+
+
+class CampaignItem(models.Model):
+    """An item of a campaign and how many of its label slots are taken (labels given plus live
+    locks): the row that the queue locks, so two annotators never take the same last slot."""
+
+    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="items")
+    comparison = models.ForeignKey(Comparison, on_delete=models.CASCADE, related_name="+")
+    taken = models.PositiveSmallIntegerField(default=0)
+    labels = models.PositiveSmallIntegerField(default=0)
+    # Queue order among items equally taken: the item id, or a seeded shuffle.
+    rank = models.BigIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["campaign", "comparison"], name="campaignitem_unique_campaign_comparison"
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["campaign", "taken", "rank"], name="campaignitem_queue"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.comparison_id} in {self.campaign} ({self.taken} taken)"
