@@ -4,7 +4,7 @@ from rest_framework.authtoken.views import obtain_auth_token
 from rest_framework.routers import DefaultRouter
 
 from judgeapp.accounts.api import MembershipViewSet, TeamViewSet, me
-from judgeapp.campaigns.api import CampaignViewSet, LabelViewSet
+from judgeapp.campaigns.api import AssignmentViewSet, CampaignViewSet, LabelViewSet
 from judgeapp.core.views import health_json
 from judgeapp.datasets.api import ComparisonViewSet, DatasetViewSet, ImportJobViewSet
 from judgeapp.judging.api import (
@@ -28,6 +28,7 @@ router.register("judgments", JudgmentViewSet, basename="judgment")
 router.register("playground", PlaygroundViewSet, basename="playground")
 router.register("campaigns", CampaignViewSet, basename="campaign")
 router.register("labels", LabelViewSet, basename="label")
+router.register("assignments", AssignmentViewSet, basename="assignment")
 
 urlpatterns = [
     path("health/", health_json, name="api-health"),

@@ -8,7 +8,7 @@ from django.db.models import Q, QuerySet
 
 from judgeapp.accounts.models import Membership, Team, User
 from judgeapp.accounts.selectors import DATA_ROLES, team_ids
-from judgeapp.campaigns.models import Campaign, Label
+from judgeapp.campaigns.models import Assignment, Campaign, Label
 
 
 def campaign_list(*, user: User, team: Team | None = None) -> QuerySet[Campaign]:
@@ -30,3 +30,24 @@ def label_list(*, user: User, campaign: Campaign | None = None) -> QuerySet[Labe
     )
     qs = Label.objects.filter(readable | own)
     return qs.filter(campaign=campaign) if campaign is not None else qs
+
+
+def assignment_list(*, user: User) -> QuerySet[Assignment]:
+    """An annotator's own assignments, in campaigns they still annotate."""
+    if not user.is_authenticated:
+        return Assignment.objects.none()
+    return Assignment.objects.filter(
+        annotator=user,
+        campaign__annotators=user,
+        campaign__team__in=team_ids(user=user, roles=[Membership.Role.ANNOTATOR]),
+    ).select_related("campaign", "comparison")
+
+
+def annotated_campaigns(*, user: User) -> QuerySet[Campaign]:
+    """Campaigns the user labels in (as an annotator of the campaign's team)."""
+    if not user.is_authenticated:
+        return Campaign.objects.none()
+    return Campaign.objects.filter(
+        annotators=user,
+        team__in=team_ids(user=user, roles=[Membership.Role.ANNOTATOR]),
+    )
