@@ -105,10 +105,6 @@ class Outcome:
     error: judge_client.JudgeError | None = None
 
 
-_COMPARISON_FIELDS = tuple(
-    f"comparison__{name}" for name in ("conversation", "response_1", "response_2", "principles")
-)
-
 # Database side: plain functions, run in the pump's database thread (and tested on their own).
 
 
@@ -379,17 +375,19 @@ def _verdict_fields(outcome: Outcome) -> dict:
     }
 
 
-def runs_finish(*, run_ids: set[int]) -> None:
-    """Mark runs done once nothing of theirs is queued or open."""
+def runs_finish(*, run_ids: set[int]) -> int:
+    """Mark runs done once nothing of theirs is queued or open; returns how many were."""
     now = timezone.now()
+    finished = 0
     for run_id in run_ids:
         pending = Judgment.objects.filter(
             run_id=run_id, status__in=(Judgment.Status.QUEUED, Judgment.Status.RUNNING)
         ).exists()
         if not pending:
-            JudgeRun.objects.filter(pk=run_id, status__in=JudgeRun.ACTIVE).update(
+            finished += JudgeRun.objects.filter(pk=run_id, status__in=JudgeRun.ACTIVE).update(
                 status=JudgeRun.Status.DONE, finished_at=now
             )
+    return finished
 
 
 def heartbeat(*, owner: str, renew_leases: bool) -> None:

@@ -387,9 +387,7 @@ def judging_reconcile() -> Reconciled:
         )
     ).delete()
     active = set(JudgeRun.objects.filter(status__in=JudgeRun.ACTIVE).values_list("id", flat=True))
-    before = JudgeRun.objects.filter(status=JudgeRun.Status.DONE).count()
-    pump.runs_finish(run_ids=active)
-    result.runs_done = JudgeRun.objects.filter(status=JudgeRun.Status.DONE).count() - before
+    result.runs_done = pump.runs_finish(run_ids=active)
     if pump.work_waiting():
         result.pumps_queued = pumps_ensure()
     if result.requeued or result.stopped or result.pumps_queued:

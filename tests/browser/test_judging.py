@@ -1,8 +1,6 @@
 import pytest
-from celery.contrib.testing.worker import start_worker
 from playwright.sync_api import expect
 
-from judgeapp.celery import app as celery_app
 from judgeapp.judging.models import Judge, JudgeRun
 from tests.factories import ComparisonFactory, DatasetFactory
 from tests.genrm_server import FakeGenRM, expected_verdict
@@ -17,17 +15,10 @@ def genrm():
 
 
 @pytest.fixture
-def worker(transactional_db, settings):
-    settings.JUDGING_PUMPS = 1  # the worker runs the pumps here
-    celery_app.control.purge()  # messages left by earlier tests of this process
-    with start_worker(
-        celery_app,
-        pool="solo",
-        perform_ping_check=False,
-        queues=[celery_app.conf.task_default_queue],
-        shutdown_timeout=10,
-    ) as w:
-        yield w
+def worker(settings, celery_worker_thread):
+    """The shared in-process worker, running the pumps this time."""
+    settings.JUDGING_PUMPS = 1
+    return celery_worker_thread
 
 
 def test_add_a_judge_test_it_run_it_and_open_a_judgment(page, login, admin, team, genrm, worker):

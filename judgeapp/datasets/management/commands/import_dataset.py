@@ -2,7 +2,7 @@ import os
 
 from django.core.management.base import BaseCommand, CommandError
 
-from judgeapp.accounts.models import Team
+from judgeapp.accounts.selectors import team_by_name_or_id
 from judgeapp.core.errors import ApplicationError
 from judgeapp.datasets.models import ImportJob
 from judgeapp.datasets.records import FORMATS
@@ -28,9 +28,7 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, path, team, dataset, format, skip_invalid, **options):
-        team_obj = Team.objects.filter(name=team).first()
-        if team_obj is None and team.isdigit():
-            team_obj = Team.objects.filter(pk=int(team)).first()
+        team_obj = team_by_name_or_id(team)
         if team_obj is None:
             raise CommandError(f"No team named {team!r}.")
         if not os.path.isfile(path):
