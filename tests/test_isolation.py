@@ -237,3 +237,51 @@ def test_judging_writes_on_another_team_are_refused(
     judge.refresh_from_db()
     assert run.status == JudgeRun.Status.RUNNING and judge.max_in_flight != 1
     assert run.judgments.count() == 1
+
+
+@pytest.mark.parametrize("who", ["admin", "annotator", "stranger"])
+def test_campaign_writes_on_another_team_are_refused(request, client, team_b_objects, who):
+    from judgeapp.campaigns.models import CampaignItem, Label
+
+    user = request.getfixturevalue(who)
+    campaign, label = team_b_objects["campaign"], team_b_objects["label"]
+    comparison = team_b_objects["comparison"]
+    CampaignItem.objects.create(campaign=campaign, comparison=comparison, wanted=3)
+    client.force_login(user)
+    pages = [
+        ("get", reverse("campaigns:edit", args=[campaign.pk])),
+        ("post", reverse("campaigns:gold", args=[campaign.pk])),
+        ("post", reverse("campaigns:status", args=[campaign.pk, "closed"])),
+        ("get", reverse("campaigns:review", args=[campaign.pk])),
+        ("post", reverse("campaigns:review", args=[campaign.pk])),
+        ("post", reverse("campaigns:review_item", args=[campaign.pk, comparison.pk])),
+        ("get", reverse("campaigns:annotate", args=[campaign.pk])),
+        ("get", reverse("campaigns:labels", args=[campaign.pk])),
+        ("post", reverse("campaigns:label", args=[campaign.pk, label.pk])),
+    ]
+    for method, url in pages:
+        assert getattr(client, method)(url, {"answer": "1"}).status_code in (403, 404), url
+    api = APIClient()
+    api.force_authenticate(user)
+    calls = [
+        ("patch", f"/api/campaigns/{campaign.pk}/", {"overlap": 1}),
+        ("post", f"/api/campaigns/{campaign.pk}/close/", None),
+        ("get", f"/api/campaigns/{campaign.pk}/progress/", None),
+        ("get", f"/api/campaigns/{campaign.pk}/review/", None),
+        ("put", f"/api/campaigns/{campaign.pk}/gold/", []),
+        ("post", f"/api/campaigns/{campaign.pk}/add-overlap/", {"extra": 1}),
+        ("post", f"/api/campaigns/{campaign.pk}/adjudicate/", {
+            "comparison": comparison.pk, "answer": 1}),
+        ("patch", f"/api/labels/{label.pk}/", {"answer": 3}),
+        ("get", f"/api/labels/{label.pk}/history/", None),
+        ("post", f"/api/assignments/next/?campaign={campaign.pk}", None),
+        ("post", "/api/campaigns/", {"dataset": campaign.dataset_id, "name": "mine"}),
+    ]  # fmt: skip
+    for method, url, data in calls:
+        reply = getattr(api, method)(url, data, format="json")
+        assert reply.status_code in (400, 403, 404), (url, reply.status_code)
+    campaign.refresh_from_db()
+    label.refresh_from_db()
+    assert campaign.status == "open" and campaign.overlap == 3 and campaign.name != "mine"
+    assert Label.objects.count() == 1 and label.preference == 2
+    assert not campaign.gold_items.exists() and campaign.items.get().wanted == 3

@@ -51,6 +51,11 @@ class Campaign(models.Model):
         default=0.0, validators=[MinValueValidator(0.0), MaxValueValidator(1.0)]
     )
     lock_minutes = models.PositiveIntegerField(default=30, validators=[MinValueValidator(1)])
+    min_seconds = models.FloatField(
+        default=5.0,
+        validators=[MinValueValidator(0.0)],
+        help_text="Answers given faster than this count as too fast on the dashboard.",
+    )
     deadline = models.DateTimeField(null=True, blank=True)
     status = models.CharField(max_length=8, choices=Status.choices, default=Status.OPEN)
     annotators = models.ManyToManyField(
@@ -132,6 +137,7 @@ class Assignment(models.Model):
     )
     status = models.CharField(max_length=8, choices=Status.choices, default=Status.LOCKED)
     shown_swapped = models.BooleanField(default=False, help_text="response_2 was shown first.")
+    is_gold = models.BooleanField(default=False, help_text="A gold item, outside the overlap.")
     locked_until = models.DateTimeField(null=True, blank=True)
     skip_reason = models.CharField(max_length=500, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -250,6 +256,8 @@ class CampaignItem(models.Model):
     comparison = models.ForeignKey(Comparison, on_delete=models.CASCADE, related_name="+")
     taken = models.PositiveSmallIntegerField(default=0)
     labels = models.PositiveSmallIntegerField(default=0)
+    # Labels this item wants: the campaign's overlap, plus any added to disagreed items.
+    wanted = models.PositiveSmallIntegerField(default=1)
     # Queue order among items equally taken: the item id, or a seeded shuffle.
     rank = models.BigIntegerField(default=0)
 

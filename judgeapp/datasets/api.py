@@ -3,6 +3,7 @@ from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.parsers import FormParser, MultiPartParser
+from rest_framework.renderers import BaseRenderer, JSONRenderer
 from rest_framework.response import Response
 
 from judgeapp.accounts.models import Team
@@ -26,6 +27,26 @@ from judgeapp.datasets.services import (
     import_job_create,
     import_job_start,
 )
+
+
+class _ExportRenderer(BaseRenderer):
+    """Lets ``?format=jsonl|csv`` through DRF's format negotiation; the export view streams its
+    own response, so nothing is rendered here (errors are answered as JSON)."""
+
+    charset = "utf-8"
+
+    def render(self, data, accepted_media_type=None, renderer_context=None):
+        return JSONRenderer().render(data, "application/json", renderer_context)
+
+
+class JSONLRenderer(_ExportRenderer):
+    media_type = "application/x-ndjson"
+    format = "jsonl"
+
+
+class CSVRenderer(_ExportRenderer):
+    media_type = "text/csv"
+    format = "csv"
 
 
 class DatasetSerializer(serializers.ModelSerializer):
@@ -107,7 +128,9 @@ class DatasetViewSet(
         parameters=[OpenApiParameter("format", str, enum=list(EXPORT_FORMATS), default="jsonl")],
         responses={(200, "application/x-ndjson"): OpenApiTypes.BINARY},
     )
-    @action(detail=True, methods=["get"])
+    @action(
+        detail=True, methods=["get"], renderer_classes=[JSONRenderer, JSONLRenderer, CSVRenderer]
+    )
     def export(self, request, pk=None):
         """The dataset with its labels and verdicts, as native JSONL or flat CSV (streamed)."""
         dataset = self.get_object()

@@ -1,11 +1,11 @@
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
-from rest_framework.exceptions import PermissionDenied
 from rest_framework.response import Response
 
 from judgeapp.accounts.models import Team
-from judgeapp.accounts.selectors import ADMIN_ROLES, team_ids, team_list
+from judgeapp.accounts.selectors import team_list
+from judgeapp.api.access import require_admin
 from judgeapp.api.filters import filter_by_id_param
 from judgeapp.datasets.selectors import ItemFilters, dataset_list
 from judgeapp.judging.models import Judge, JudgeRun, Judgment, PrincipleSet
@@ -35,13 +35,8 @@ def _admin_team(user, team_id: int) -> Team:
     team = team_list(user=user).filter(pk=team_id).first()
     if team is None:
         raise serializers.ValidationError({"team": "No such team."})
-    _require_admin(user, team.pk)
+    require_admin(user, team.pk)
     return team
-
-
-def _require_admin(user, team_id: int) -> None:
-    if not team_ids(user=user, roles=ADMIN_ROLES).filter(team_id=team_id).exists():
-        raise PermissionDenied("Only an admin of the team can do this.")
 
 
 def _team_scoped(viewset, qs):
@@ -106,7 +101,7 @@ class JudgeViewSet(viewsets.ModelViewSet):
 
     def perform_update(self, serializer):
         judge = serializer.instance
-        _require_admin(self.request.user, judge.team_id)
+        require_admin(self.request.user, judge.team_id)
         data = dict(serializer.validated_data)
         if "team" in data and data.pop("team").pk != judge.team_id:
             raise serializers.ValidationError({"team": "A judge cannot move to another team."})
@@ -120,7 +115,7 @@ class JudgeViewSet(viewsets.ModelViewSet):
         )
 
     def perform_destroy(self, instance):
-        _require_admin(self.request.user, instance.team_id)
+        require_admin(self.request.user, instance.team_id)
         judge_delete(judge=instance)
 
     @extend_schema(request=None, responses={202: JudgmentSerializer})
@@ -128,7 +123,7 @@ class JudgeViewSet(viewsets.ModelViewSet):
     def test(self, request, pk=None):
         """Send the judge one tiny comparison; poll the returned judgment for what came back."""
         judge = self.get_object()
-        _require_admin(request.user, judge.team_id)
+        require_admin(request.user, judge.team_id)
         judgment = judge_test_connection(judge=judge, by=request.user)
         return Response(JudgmentSerializer(judgment).data, status=status.HTTP_202_ACCEPTED)
 
@@ -243,7 +238,7 @@ class RunViewSet(
         dataset = dataset_list(user=user).filter(pk=data["dataset"]).first()
         if dataset is None:
             raise serializers.ValidationError({"dataset": "No such dataset."})
-        _require_admin(user, dataset.team_id)
+        require_admin(user, dataset.team_id)
         judge = judge_list(user=user, team=dataset.team).filter(pk=data["judge"]).first()
         if judge is None:
             raise serializers.ValidationError({"judge": "No such judge in the dataset's team."})
@@ -274,7 +269,7 @@ class RunViewSet(
     @action(detail=True, methods=["post"])
     def cancel(self, request, pk=None):
         run = self.get_object()
-        _require_admin(request.user, run.team_id)
+        require_admin(request.user, run.team_id)
         return Response(self.get_serializer(run_cancel(run=run, by=request.user)).data)
 
     @extend_schema(
@@ -284,7 +279,7 @@ class RunViewSet(
     def retry(self, request, pk=None):
         """Queue the failed judgments again (and, with ``unparsed``, those without a verdict)."""
         run = self.get_object()
-        _require_admin(request.user, run.team_id)
+        require_admin(request.user, run.team_id)
         unparsed = str(request.data.get("unparsed", "")).lower() in ("1", "true", "yes")
         run_retry(run=run, by=request.user, unparsed=unparsed)
         run.refresh_from_db()
@@ -339,7 +334,7 @@ class PlaygroundViewSet(viewsets.GenericViewSet):
         judge = judge_list(user=request.user).filter(pk=data["judge"]).first()
         if judge is None:
             raise serializers.ValidationError({"judge": "No such judge."})
-        _require_admin(request.user, judge.team_id)
+        require_admin(request.user, judge.team_id)
         judgment = playground_judge(
             team=judge.team,
             judge=judge,
@@ -357,7 +352,7 @@ class PlaygroundViewSet(viewsets.GenericViewSet):
     def save(self, request, pk=None):
         """Copy the playground item into one of the team's datasets."""
         judgment = self.get_object()
-        _require_admin(request.user, judgment.run.team_id)
+        require_admin(request.user, judgment.run.team_id)
         values = PlaygroundSaveSerializer(data=request.data)
         values.is_valid(raise_exception=True)
         dataset = (
