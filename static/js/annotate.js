@@ -25,7 +25,11 @@
 
   if (form) {
     form.addEventListener("change", function (event) {
-      if (event.target.name === "answer") announce("Chosen: " + event.target.parentElement.textContent.trim());
+      if (event.target.name === "answer") {
+        const kbd = event.target.parentElement.querySelector("kbd");
+        const text = event.target.parentElement.textContent.replace(kbd ? kbd.textContent : "", "");
+        announce("Chosen: " + text.trim());
+      }
     });
     form.addEventListener("submit", function (event) {
       const seconds = form.querySelector("[name=seconds_spent]");
