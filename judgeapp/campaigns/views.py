@@ -410,6 +410,21 @@ def my_labels(request, campaign_id: int):
     return render(request, "campaigns/my_labels.html", {"campaign": campaign, "page": page})
 
 
+def _values_text(campaign: Campaign, values: dict | None, swapped: bool) -> str:
+    """A label's stored values as the annotator saw them: answer, scores (A / B), rationale."""
+    if not values:
+        return ""
+    parts = [scales.describe(campaign.scale, values["preference"], swapped=swapped)]
+    scores = (values.get("score_1"), values.get("score_2"))
+    if any(v is not None for v in scores):
+        a, b = reversed(scores) if swapped else scores
+        parts.append(f"scores A {a if a is not None else '-'} / B {b if b is not None else '-'}")
+    if values.get("rationale"):
+        rationale = values["rationale"]
+        parts.append(f"“{rationale[:117]}…”" if len(rationale) > 120 else f"“{rationale}”")
+    return " · ".join(parts)
+
+
 @member_required()
 def label_edit(request, campaign_id: int, label_id: int):
     """An annotator's own earlier label: change it (kept in its history), walk back and forth."""
@@ -443,15 +458,8 @@ def label_edit(request, campaign_id: int, label_id: int):
             return redirect("campaigns:label", campaign_id=campaign.pk, label_id=label.pk)
     history = list(label_history(label=label))
     for change in history:
-        for side in ("before", "after"):
-            values = getattr(change, side)
-            setattr(
-                change,
-                f"{side}_text",
-                scales.describe(campaign.scale, values["preference"], swapped=swapped)
-                if values
-                else "",
-            )
+        change.before_text = _values_text(campaign, change.before, swapped)
+        change.after_text = _values_text(campaign, change.after, swapped)
     context = _item_context(request, campaign, label.comparison, swapped)
     context.update(
         {
