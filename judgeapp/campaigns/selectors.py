@@ -168,7 +168,7 @@ def review_items(
     rows = rows.annotate(decided=Exists(decided))
     if pending_only:
         rows = rows.filter(decided=False)
-    return rows
+    return rows.order_by("decided", "comparison_id")
 
 
 def item_labels(*, campaign: Campaign, comparison_id: int) -> QuerySet[Label]:
@@ -278,7 +278,10 @@ def campaign_progress(*, campaign: Campaign) -> Progress:
         for pk, username in campaign.annotators.values_list("pk", "username")
     }
     names = dict(
-        User.objects.filter(Q(labels__campaign=campaign) | Q(assignments__campaign=campaign))
+        User.objects.filter(
+            Q(labels__campaign=campaign, labels__kind=Label.Kind.ANNOTATION)
+            | Q(assignments__campaign=campaign)
+        )
         .values_list("pk", "username")
         .distinct()
     )

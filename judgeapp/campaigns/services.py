@@ -11,8 +11,8 @@ import hashlib
 from datetime import timedelta
 
 from django.db import connection, transaction
-from django.db.models import Exists, F, OuterRef, Value
-from django.db.models.functions import Greatest, Least
+from django.db.models import Count, Exists, F, IntegerField, OuterRef, Subquery, Value
+from django.db.models.functions import Coalesce, Greatest, Least
 from django.utils import timezone
 
 from judgeapp.accounts.models import Membership, Team, User
@@ -275,8 +275,23 @@ def gold_set(
             )
         )
         campaign.gold_items.exclude(comparison_id__in=chosen).delete()
-        # Items no longer gold rejoin the pool (those never in it stay out).
-        campaign.items.filter(comparison_id__in=dropped, wanted=0).update(wanted=campaign.overlap)
+        # Items no longer gold rejoin the pool (those never in it stay out), their gold labels
+        # counted as labels given.
+        given = Subquery(
+            Label.objects.filter(
+                campaign=campaign,
+                kind=Label.Kind.ANNOTATION,
+                comparison_id=OuterRef("comparison_id"),
+            )
+            .order_by()
+            .values("comparison_id")
+            .annotate(n=Count("id"))
+            .values("n"),
+            output_field=IntegerField(),
+        )
+        campaign.items.filter(comparison_id__in=dropped, wanted=0).update(
+            wanted=campaign.overlap, labels=Coalesce(given, 0), taken=Coalesce(given, 0)
+        )
         for comparison_id, preference in chosen.items():
             GoldItem.objects.update_or_create(
                 campaign=campaign,
@@ -439,7 +454,8 @@ def assignment_next(*, campaign: Campaign, annotator: User) -> Assignment | None
             assignment.status = Assignment.Status.LOCKED
             assignment.locked_until = locked_until
             assignment.finished_at = None
-            assignment.save(update_fields=["status", "locked_until", "finished_at"])
+            assignment.is_gold = is_gold  # the item may have joined or left the gold list since
+            assignment.save(update_fields=["status", "locked_until", "finished_at", "is_gold"])
     return assignment
 
 
@@ -503,7 +519,7 @@ def label_submit(
             item = CampaignItem.objects.select_for_update().get(
                 campaign=campaign, comparison_id=row.comparison_id
             )
-            if item.taken >= campaign.overlap:
+            if item.taken >= item.wanted:
                 raise ApplicationError(
                     "Your time on this item ran out and it has all its labels; take the next one."
                 )
