@@ -238,6 +238,8 @@ else:
 # Imports: uploads up to IMPORT_MAX_UPLOAD_MB; files above IMPORT_INLINE_MAX_KB run in a worker.
 IMPORT_MAX_UPLOAD_MB = env_int("IMPORT_MAX_UPLOAD_MB", 2048)
 IMPORT_INLINE_MAX_KB = env_int("IMPORT_INLINE_MAX_KB", 512)
+# Agreement reports over up to this many items are computed during the request; larger by a worker.
+REPORT_INLINE_MAX_ITEMS = env_int("REPORT_INLINE_MAX_ITEMS", 2000)
 IMPORT_MAX_ERRORS_SHOWN = env_int("IMPORT_MAX_ERRORS_SHOWN", 200)
 
 # Secrets kept in the database (judges' API keys): comma-separated Fernet keys, newest first.

@@ -5,6 +5,7 @@ from django.urls import reverse
 from rest_framework.test import APIClient
 
 from judgeapp.accounts.models import Membership
+from judgeapp.reports.models import Report
 from tests.factories import (
     CampaignFactory,
     ComparisonFactory,
@@ -18,6 +19,20 @@ from tests.factories import (
 )
 
 pytestmark = pytest.mark.django_db
+
+# The smallest result document a report page renders.
+EMPTY_REPORT = {
+    "counts": {"items": 0, "labelled_items": 0, "labels": 0, "annotators": 0, "adjudicated": 0},
+    "human_human": {},
+    "human_confusion": [[0, 0, 0], [0, 0, 0], [0, 0, 0]],
+    "annotators": [],
+    "judges": {},
+    "ranking": [],
+    "breakdown": {},
+    "disagreements": [],
+    "config": {"tie_policy": "strict", "resamples": 0, "seed": 0, "humans": "all"},
+    "fingerprint": "f" * 64,
+}
 
 
 @pytest.fixture
@@ -40,6 +55,14 @@ def team_b_objects(other_team, outsider):
         "campaign": campaign,
         "label": label,
         "membership": Membership.objects.get(team=other_team, user=outsider),
+        "report": Report.objects.create(
+            team=other_team,
+            dataset=dataset,
+            config={},
+            fingerprint="f" * 64,
+            status=Report.Status.DONE,
+            result=EMPTY_REPORT,
+        ),
     }
 
 
@@ -54,6 +77,8 @@ def _pages(o):
         reverse("datasets:import", args=[o["import"].pk]),
         reverse("datasets:export", args=[o["dataset"].pk, "jsonl"]),
         reverse("datasets:export", args=[o["dataset"].pk, "csv"]),
+        reverse("reports:detail", args=[o["report"].pk]),
+        reverse("reports:export", args=[o["report"].pk, "html"]),
     ]
 
 
@@ -71,6 +96,8 @@ def _api_objects(o):
         f"/api/memberships/{o['membership'].pk}/",
         f"/api/teams/{o['membership'].team_id}/",
         f"/api/datasets/{o['dataset'].pk}/export/",
+        f"/api/reports/{o['report'].pk}/",
+        f"/api/reports/{o['report'].pk}/export/",
     ]
 
 

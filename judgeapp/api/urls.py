@@ -14,6 +14,7 @@ from judgeapp.judging.api import (
     PrincipleSetViewSet,
     RunViewSet,
 )
+from judgeapp.reports.api import ReportViewSet
 
 router = DefaultRouter()
 router.register("teams", TeamViewSet, basename="team")
@@ -29,6 +30,7 @@ router.register("playground", PlaygroundViewSet, basename="playground")
 router.register("campaigns", CampaignViewSet, basename="campaign")
 router.register("labels", LabelViewSet, basename="label")
 router.register("assignments", AssignmentViewSet, basename="assignment")
+router.register("reports", ReportViewSet, basename="report")
 
 urlpatterns = [
     path("health/", health_json, name="api-health"),
