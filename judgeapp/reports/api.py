@@ -49,7 +49,7 @@ class ReportRequestSerializer(serializers.Serializer):
     tie_policy = serializers.ChoiceField(choices=metrics.TIE_POLICIES, default="strict")
     breakdown = serializers.ListField(child=serializers.CharField(), required=False)
     resamples = serializers.IntegerField(default=1000, min_value=0, max_value=10_000)
-    seed = serializers.IntegerField(default=0)
+    seed = serializers.IntegerField(default=0, min_value=0)
 
 
 @extend_schema(parameters=[OpenApiParameter("team", int, description="Only this team's.")])

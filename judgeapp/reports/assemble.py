@@ -3,6 +3,7 @@ all read. Its keys are stable (users' scripts rely on them); see the README's "A
 reports" for each one's definition."""
 
 import importlib.metadata
+import platform
 from collections import Counter
 from collections.abc import Callable
 
@@ -12,14 +13,14 @@ from judgeapp.reports import metrics
 from judgeapp.reports.data import ReportData
 
 SCHEMA = 1
-LIBRARIES = ("judgeapp", "numpy", "scipy", "scikit-learn", "krippendorff", "statsmodels")
+LIBRARIES = ("numpy", "Django")
 BREAKDOWN_VALUES = 20  # the commonest values of a metadata key; the rest are left out
 BREAKDOWN_MIN_ITEMS = 10
 DISAGREEMENTS = 500
 
 
 def versions() -> dict[str, str]:
-    out = {}
+    out = {"python": platform.python_version()}
     for name in LIBRARIES:
         try:
             out[name] = importlib.metadata.version(name)

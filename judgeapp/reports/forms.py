@@ -36,7 +36,7 @@ class ReportForm(forms.Form):
     resamples = forms.IntegerField(
         min_value=0, max_value=10_000, initial=1000, label="Bootstrap resamples"
     )
-    seed = forms.IntegerField(initial=0)
+    seed = forms.IntegerField(initial=0, min_value=0)
 
     def __init__(self, *args, datasets, campaigns, judges, **kwargs):
         super().__init__(*args, **kwargs)

@@ -45,6 +45,8 @@ def report_config(
         raise ApplicationError(f"humans: expected one of {', '.join(data.HUMANS)}.")
     if tie_policy not in metrics.TIE_POLICIES:
         raise ApplicationError(f"tie_policy: expected one of {', '.join(metrics.TIE_POLICIES)}.")
+    if seed < 0:
+        raise ApplicationError("seed: a whole number, 0 or more.")
     if not 0 <= resamples <= MAX_RESAMPLES:
         raise ApplicationError(f"resamples: between 0 and {MAX_RESAMPLES:,}.")
     return {
