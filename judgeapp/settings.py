@@ -304,6 +304,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "judgeapp.judging.tasks.judging_reconcile_task",
         "schedule": float(JUDGING_RECONCILE_SECONDS),
     },
+    "campaign-locks-expire": {
+        "task": "judgeapp.campaigns.tasks.campaign_locks_expire_task",
+        "schedule": 60.0,
+    },
     "search-index-catch-up": {
         "task": "judgeapp.datasets.tasks.search_index_pending_task",
         "schedule": 300.0,

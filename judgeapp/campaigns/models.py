@@ -1,7 +1,7 @@
 from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
-from django.db.models import Q
+from django.db.models import F, Q
 
 from judgeapp.accounts.models import Team
 from judgeapp.datasets.models import Comparison, Dataset
@@ -268,7 +268,13 @@ class CampaignItem(models.Model):
             ),
         ]
         indexes = [
-            models.Index(fields=["campaign", "taken", "rank"], name="campaignitem_queue"),
+            # Only items with a free slot: a full item leaves the index, so the queue never
+            # walks past them (a finished campaign answers "nothing left" at once).
+            models.Index(
+                fields=["campaign", "taken", "rank"],
+                name="campaignitem_queue_open",
+                condition=Q(taken__lt=F("wanted")),
+            ),
         ]
 
     def __str__(self) -> str:

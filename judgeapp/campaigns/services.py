@@ -351,7 +351,7 @@ def label_adjudicate(
     return label
 
 
-def _release_locks(campaign: Campaign, locks) -> None:
+def _release_locks(campaign: Campaign, locks) -> int:
     """End these locks of the campaign (expired) and free the slots they held."""
     held = list(
         locks.select_for_update(skip_locked=connection.features.has_select_for_update_skip_locked)
@@ -359,7 +359,7 @@ def _release_locks(campaign: Campaign, locks) -> None:
         .values_list("id", "comparison_id", "is_gold")
     )
     if not held:
-        return
+        return 0
     Assignment.objects.filter(pk__in=[pk for pk, _, _ in held]).update(
         status=Assignment.Status.EXPIRED, finished_at=timezone.now()
     )
@@ -368,11 +368,25 @@ def _release_locks(campaign: Campaign, locks) -> None:
             CampaignItem.objects.filter(
                 campaign=campaign, comparison_id=comparison_id, taken__gt=0
             ).update(taken=F("taken") - 1)
+    return len(held)
 
 
-def _expire_locks(campaign: Campaign, now) -> None:
-    """Locks past their time go back to the pool (their slot is freed)."""
-    _release_locks(campaign, Assignment.objects.filter(locked_until__lt=now))
+def _expire_locks(campaign: Campaign, now) -> int:
+    """Locks past their time go back to the pool (their slots are freed); how many."""
+    return _release_locks(campaign, Assignment.objects.filter(locked_until__lt=now))
+
+
+def locks_expire_all() -> int:
+    """Sweep every open campaign's locks that ran out (the beat task, each minute)."""
+    now = timezone.now()
+    swept = 0
+    stale = Assignment.objects.filter(status=Assignment.Status.LOCKED, locked_until__lt=now)
+    for campaign in Campaign.objects.filter(
+        status=Campaign.Status.OPEN, pk__in=stale.values("campaign_id")
+    ):
+        with transaction.atomic():
+            swept += _expire_locks(campaign, now)
+    return swept
 
 
 def _check_annotator(campaign: Campaign, annotator: User) -> None:
@@ -412,7 +426,6 @@ def assignment_next(*, campaign: Campaign, annotator: User) -> Assignment | None
         campaign=campaign, annotator=annotator, comparison=OuterRef("comparison")
     ).exclude(status=Assignment.Status.EXPIRED)
     with transaction.atomic():
-        _expire_locks(campaign, now)
         comparison_id, is_gold = None, False
         if _gold_turn(campaign, annotator):
             comparison_id = (
@@ -423,40 +436,56 @@ def assignment_next(*, campaign: Campaign, annotator: User) -> Assignment | None
             )
             is_gold = comparison_id is not None
         if comparison_id is None:
-            lock = (
-                {"skip_locked": True}
-                if connection.features.has_select_for_update_skip_locked
-                else {}
-            )
-            item = (
-                CampaignItem.objects.select_for_update(**lock)
-                .filter(campaign=campaign, taken__lt=F("wanted"))
-                .filter(~Exists(seen))
-                .order_by("taken", "rank")
-                .only("pk", "comparison_id")
-                .first()
-            )
-            if item is None:
+            comparison_id = _take_slot(campaign, seen)
+        if comparison_id is None:
+            # Slots held by locks that ran out count as taken until swept: sweep, look again.
+            # (The beat task sweeps every campaign each minute as well.)
+            if not _expire_locks(campaign, now):
                 return None
-            CampaignItem.objects.filter(pk=item.pk).update(taken=F("taken") + 1)
-            comparison_id = item.comparison_id
-        locked_until = now + timedelta(minutes=campaign.lock_minutes)
+            comparison_id = _take_slot(campaign, seen)
+            if comparison_id is None:
+                return None
         swapped = campaign.randomise_order and bool(
             _stable_hash(campaign.seed, annotator.pk, comparison_id) & 1
         )
-        assignment, created = Assignment.objects.get_or_create(
-            campaign=campaign,
-            comparison_id=comparison_id,
-            annotator=annotator,
-            defaults={"locked_until": locked_until, "shown_swapped": swapped, "is_gold": is_gold},
+        # One statement: a new assignment, or this annotator's expired lock on the item taken
+        # up again (the item may have joined or left the gold list since).
+        (assignment,) = Assignment.objects.bulk_create(
+            [
+                Assignment(
+                    campaign=campaign,
+                    comparison_id=comparison_id,
+                    annotator=annotator,
+                    status=Assignment.Status.LOCKED,
+                    locked_until=now + timedelta(minutes=campaign.lock_minutes),
+                    shown_swapped=swapped,
+                    is_gold=is_gold,
+                    finished_at=None,
+                )
+            ],
+            update_conflicts=True,
+            unique_fields=["campaign", "comparison", "annotator"],
+            update_fields=["status", "locked_until", "finished_at", "is_gold"],
         )
-        if not created:  # an expired lock of theirs on this item: take it up again
-            assignment.status = Assignment.Status.LOCKED
-            assignment.locked_until = locked_until
-            assignment.finished_at = None
-            assignment.is_gold = is_gold  # the item may have joined or left the gold list since
-            assignment.save(update_fields=["status", "locked_until", "finished_at", "is_gold"])
     return assignment
+
+
+def _take_slot(campaign: Campaign, seen) -> int | None:
+    """Lock the first item with a free slot (least taken, then rank) that this annotator has not
+    had, take one of its slots; its comparison id, or None."""
+    lock = {"skip_locked": True} if connection.features.has_select_for_update_skip_locked else {}
+    item = (
+        CampaignItem.objects.select_for_update(**lock)
+        .filter(campaign=campaign, taken__lt=F("wanted"))
+        .filter(~Exists(seen))
+        .order_by("taken", "rank")
+        .values_list("pk", "comparison_id")
+        .first()
+    )
+    if item is None:
+        return None
+    CampaignItem.objects.filter(pk=item[0]).update(taken=F("taken") + 1)
+    return item[1]
 
 
 def _canonical(campaign: Campaign, answer: int, swapped: bool) -> int:

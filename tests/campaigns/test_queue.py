@@ -166,3 +166,19 @@ def test_sixteen_annotators_at_once_never_exceed_the_overlap(team, admin):
     assert set(CampaignItem.objects.filter(campaign=campaign).values_list("taken", "labels")) == {
         (3, 3)
     }
+
+
+def test_the_periodic_sweep_returns_lapsed_slots(team, admin, annotator):
+    from judgeapp.campaigns.services import locks_expire_all
+
+    dataset = DatasetFactory(team=team)
+    ComparisonFactory.create_batch(2, dataset=dataset)
+    campaign = campaign_create(
+        team=team, dataset=dataset, name="sweep", by=admin, annotators=[annotator], overlap=1
+    )
+    held = assignment_next(campaign=campaign, annotator=annotator)
+    assert locks_expire_all() == 0  # still live
+    Assignment.objects.filter(pk=held.pk).update(locked_until=timezone.now() - timedelta(1))
+    assert locks_expire_all() == 1
+    assert Assignment.objects.get(pk=held.pk).status == Assignment.Status.EXPIRED
+    assert sum(CampaignItem.objects.values_list("taken", flat=True)) == 0
