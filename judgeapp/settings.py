@@ -216,6 +216,8 @@ SPECTACULAR_SETTINGS = {
         "RunStatusEnum": "judgeapp.judging.models.JudgeRun.Status",
         "ImportStatusEnum": "judgeapp.datasets.models.ImportJob.Status",
         "CampaignStatusEnum": "judgeapp.campaigns.models.Campaign.Status",
+        "AssignmentStatusEnum": "judgeapp.campaigns.models.Assignment.Status",
+        "ReportStatusEnum": "judgeapp.reports.models.Report.Status",
         "TurnRoleEnum": ["system", "user", "assistant"],
         "MemberRoleEnum": "judgeapp.accounts.models.Membership.Role",
     },

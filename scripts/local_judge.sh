@@ -30,12 +30,16 @@ if [ ! -x .venv-judge/bin/python ]; then
   echo "Creating .venv-judge with $("$PYTHON" --version)"
   "$PYTHON" -m venv .venv-judge
 fi
+# llama.cpp is compiled for a portable x86-64 baseline (AVX2, FMA, F16C) rather than for this
+# CPU: its native build on machines with AVX-512 and AMX crashed (SIGSEGV) on the first request.
+# Set CMAKE_ARGS to choose otherwise; a change of flags rebuilds (without pip's wheel cache).
+export CMAKE_ARGS="${CMAKE_ARGS:--DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_AVX512=OFF -DGGML_AMX_TILE=OFF -DGGML_AMX_INT8=OFF -DGGML_AMX_BF16=OFF}"
 stamp=.venv-judge/.requirements.sha256
-want=$(sha256sum requirements-judge.txt | cut -d' ' -f1)
+want=$( (cat requirements-judge.txt; echo "$CMAKE_ARGS") | sha256sum | cut -d' ' -f1)
 if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
   echo "Installing requirements-judge.txt into .venv-judge (builds llama.cpp: several minutes)"
   .venv-judge/bin/python -m pip install --quiet --upgrade pip
-  .venv-judge/bin/python -m pip install --quiet -r requirements-judge.txt
+  .venv-judge/bin/python -m pip install --quiet --no-cache-dir --force-reinstall -r requirements-judge.txt
   echo "$want" > "$stamp"
 fi
 
