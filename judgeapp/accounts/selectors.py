@@ -48,6 +48,13 @@ def user_find(*, identifier: str) -> User | None:
     return matches[0] if len(matches) == 1 else None
 
 
+def team_annotators(*, team: Team) -> QuerySet[User]:
+    """Members of ``team`` with the annotator role, by username."""
+    return User.objects.filter(
+        memberships__team=team, memberships__role=Membership.Role.ANNOTATOR
+    ).order_by("username")
+
+
 def team_by_name_or_id(value: str) -> Team | None:
     """The team a command line names, by name or else by numeric id."""
     team = Team.objects.filter(name=value).first()

@@ -6,8 +6,8 @@ from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
-from judgeapp.accounts.models import Membership, User
-from judgeapp.accounts.selectors import DATA_ROLES, team_ids
+from judgeapp.accounts.models import User
+from judgeapp.accounts.selectors import DATA_ROLES, team_annotators, team_ids
 from judgeapp.api.access import require_admin
 from judgeapp.api.filters import filter_by_id_param
 from judgeapp.campaigns.models import Assignment, Campaign, Label
@@ -73,14 +73,7 @@ class CampaignWriteSerializer(serializers.ModelSerializer):
 def _annotators(campaign_team, names: list[str] | None) -> list[User] | None:
     if names is None:
         return None
-    users = {
-        u.username: u
-        for u in User.objects.filter(
-            username__in=names,
-            memberships__team=campaign_team,
-            memberships__role=Membership.Role.ANNOTATOR,
-        )
-    }
+    users = {u.username: u for u in team_annotators(team=campaign_team).filter(username__in=names)}
     missing = sorted(set(names) - set(users))
     if missing:
         raise serializers.ValidationError(

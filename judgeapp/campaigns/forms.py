@@ -111,6 +111,5 @@ class AdjudicationForm(forms.Form):
         super().__init__(*args, **kwargs)
         # Reviewers see the item in its own order: A = response 1.
         self.fields["answer"].choices = [
-            (c.value, c.text.replace("A ", "Response 1 ").replace("B ", "Response 2 "))
-            for c in scales.choices(campaign.scale)
+            (c.value, c.text) for c in scales.choices(campaign.scale, item_order=True)
         ]

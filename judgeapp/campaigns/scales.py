@@ -43,8 +43,17 @@ class Choice:
     text: str
 
 
-def choices(scale: str) -> list[Choice]:
-    return [Choice(value, str(n), text) for n, (value, text) in enumerate(_TEXTS[scale].items(), 1)]
+def _in_item_order(text: str) -> str:
+    """The wording for reviewers, who see the item in its own order (A = response 1)."""
+    return text.replace("A ", "Response 1 ").replace("B ", "Response 2 ")
+
+
+def choices(scale: str, *, item_order: bool = False) -> list[Choice]:
+    word = _in_item_order if item_order else str
+    return [
+        Choice(value, str(n), word(text))
+        for n, (value, text) in enumerate(_TEXTS[scale].items(), 1)
+    ]
 
 
 def expected(scale: str) -> str:
@@ -77,10 +86,15 @@ def sign(preference: int) -> int:
     return (preference > 0) - (preference < 0)
 
 
-def describe(scale: str, preference: int | None, *, swapped: bool = False) -> str:
-    """A stored preference in the words of the scale, for the responses as shown."""
+def describe(
+    scale: str, preference: int | None, *, swapped: bool = False, item_order: bool = False
+) -> str:
+    """A stored preference in the words of the scale, for the responses as shown (or, with
+    ``item_order``, as response 1 and response 2)."""
     if preference is None:
         return ""
+    if item_order:
+        return _in_item_order(describe(scale, preference))
     shown = -preference if swapped else preference
     if scale == RANKING6:
         if shown == 0:

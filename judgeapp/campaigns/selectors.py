@@ -234,14 +234,18 @@ class Progress:
         return 100.0 * self.labels_given / self.labels_wanted if self.labels_wanted else 100.0
 
 
+# Labels the items want, and those given (an item's extra labels beyond its want not counted).
+_LABELS = {
+    "labels_wanted": Coalesce(Sum("wanted"), 0),
+    "labels_given": Coalesce(Sum(Least("labels", "wanted")), 0),
+}
+
+
 def campaign_progress(*, campaign: Campaign) -> Progress:
     """Progress overall and per annotator, in a fixed number of queries whatever the size."""
     now = timezone.now()
     totals = campaign.items.filter(wanted__gt=0).aggregate(
-        items=Count("id"),
-        complete=Count("id", filter=Q(labels__gte=F("wanted"))),
-        labels_wanted=Coalesce(Sum("wanted"), 0),
-        labels_given=Coalesce(Sum(Least("labels", "wanted")), 0),
+        items=Count("id"), complete=Count("id", filter=Q(labels__gte=F("wanted"))), **_LABELS
     )
     gold = GoldItem.objects.filter(
         campaign=campaign, comparison_id=OuterRef("comparison_id")
@@ -324,10 +328,7 @@ def campaign_progress(*, campaign: Campaign) -> Progress:
 
 def annotator_progress(*, campaign: Campaign, user: User) -> dict:
     """What the labelling page shows: the annotator's own counts and the campaign's share done."""
-    totals = campaign.items.filter(wanted__gt=0).aggregate(
-        labels_wanted=Coalesce(Sum("wanted"), 0),
-        labels_given=Coalesce(Sum(Least("labels", "wanted")), 0),
-    )
+    totals = campaign.items.filter(wanted__gt=0).aggregate(**_LABELS)
     mine = own_labels(campaign=campaign, user=user).count()
     wanted, given = totals["labels_wanted"], totals["labels_given"]
     percent = 100.0 * given / wanted if wanted else 100.0

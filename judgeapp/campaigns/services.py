@@ -15,7 +15,8 @@ from django.db.models import Count, Exists, F, IntegerField, OuterRef, Subquery,
 from django.db.models.functions import Coalesce, Greatest, Least
 from django.utils import timezone
 
-from judgeapp.accounts.models import Membership, Team, User
+from judgeapp.accounts.models import Team, User
+from judgeapp.accounts.selectors import team_annotators
 from judgeapp.campaigns import scales
 from judgeapp.campaigns.models import (
     Assignment,
@@ -40,9 +41,9 @@ def _stable_hash(*parts) -> int:
 
 def _check_annotators(team: Team, annotators: list[User]) -> None:
     members = set(
-        Membership.objects.filter(
-            team=team, role=Membership.Role.ANNOTATOR, user__in=annotators
-        ).values_list("user_id", flat=True)
+        team_annotators(team=team)
+        .filter(pk__in=[u.pk for u in annotators])
+        .values_list("pk", flat=True)
     )
     outside = [u.username for u in annotators if u.pk not in members]
     if outside:

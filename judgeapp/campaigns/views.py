@@ -4,9 +4,8 @@ from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
-from judgeapp.accounts.models import Membership, User
 from judgeapp.accounts.permissions import member_required
-from judgeapp.accounts.selectors import ADMIN_ROLES, DATA_ROLES
+from judgeapp.accounts.selectors import ADMIN_ROLES, DATA_ROLES, team_annotators
 from judgeapp.campaigns import scales
 from judgeapp.campaigns.forms import AdjudicationForm, CampaignForm, GoldForm, LabelForm
 from judgeapp.campaigns.models import Assignment, Campaign, Label
@@ -55,12 +54,6 @@ def campaign_index(request):
     )
 
 
-def _team_annotators(team):
-    return User.objects.filter(
-        memberships__team=team, memberships__role=Membership.Role.ANNOTATOR
-    ).order_by("username")
-
-
 @member_required(ADMIN_ROLES)
 def campaign_new(request):
     """Set up a campaign. The items list links here with its filters in the query string."""
@@ -69,7 +62,7 @@ def campaign_new(request):
     form = CampaignForm(
         request.POST or None,
         datasets=datasets,
-        annotators=_team_annotators(request.team),
+        annotators=team_annotators(team=request.team),
         initial={"dataset": request.GET.get("dataset")},
     )
     if request.method == "POST" and form.is_valid():
@@ -81,7 +74,7 @@ def campaign_new(request):
                 by=request.user,
                 annotators=list(data["annotators"]),
                 filters=filters,
-                **{k: v for k, v in form.settings().items()},
+                **form.settings(),
             )
         except ApplicationError as exc:
             form.add_error(None, exc.message)
@@ -97,7 +90,7 @@ def campaign_edit(request, campaign_id: int):
         campaign_admin_list(user=request.user, team=request.team), pk=campaign_id
     )
     form = CampaignForm(
-        request.POST or None, instance=campaign, annotators=_team_annotators(request.team)
+        request.POST or None, instance=campaign, annotators=team_annotators(team=request.team)
     )
     if request.method == "POST" and form.is_valid():
         changes = {
@@ -107,6 +100,8 @@ def campaign_edit(request, campaign_id: int):
         }
         try:
             campaign_update(
+                # Fresh from the database: the bound form has already written the new values
+                # onto ``campaign``, and the service compares against the stored ones.
                 campaign=Campaign.objects.get(pk=campaign.pk),
                 by=request.user,
                 annotators=list(form.cleaned_data["annotators"]),
@@ -273,11 +268,7 @@ def review_item(request, campaign_id: int, comparison_id: int):
             messages.success(request, "Adjudicated label saved.")
             return redirect(request.get_full_path())
     for label in labels:
-        label.text = (
-            scales.describe(campaign.scale, label.preference)
-            .replace("A ", "Response 1 ")
-            .replace("B ", "Response 2 ")
-        )
+        label.text = scales.describe(campaign.scale, label.preference, item_order=True)
     verdicts = item_verdicts(campaign=campaign, comparison_id=comparison.pk)
     context = {
         "campaign": campaign,

@@ -89,4 +89,6 @@
       go("next");
     }
   });
+  // The keys work from here on (tests wait for this rather than for the page to look ready).
+  document.documentElement.dataset.keys = "ready";
 })();

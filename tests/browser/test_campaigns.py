@@ -36,6 +36,11 @@ def keyboard_login(page, username: str, password: str) -> None:
     expect(page.get_by_role("navigation", name="Main")).to_be_visible()
 
 
+def keys_ready(page) -> None:
+    """The labelling page's shortcuts are attached (its script marks the document)."""
+    expect(page.locator("html[data-keys='ready']")).to_have_count(1)
+
+
 def test_annotator_labels_with_the_keyboard_only(page, team, admin, annotator, dataset, password):
     campaign = campaign_create(
         team=team, dataset=dataset, name="round 1", by=admin, annotators=[annotator], overlap=1,
@@ -49,6 +54,7 @@ def test_annotator_labels_with_the_keyboard_only(page, team, admin, annotator, d
 
     # First item: the guidelines beside it, both responses, the scale with its keys.
     expect(page.get_by_role("heading", name="Response A")).to_be_visible()
+    keys_ready(page)
     guidelines = page.get_by_role("complementary", name="Guidelines and keys")
     expect(guidelines.locator("strong", has_text="correct")).to_be_visible()
     first_item = page.locator("h1 .muted").inner_text()
@@ -60,6 +66,7 @@ def test_annotator_labels_with_the_keyboard_only(page, team, admin, annotator, d
     # Saved, and the next item appears.
     expect(page.get_by_text("Saved.")).to_be_visible()
     expect(page.locator("h1 .muted")).not_to_have_text(first_item)
+    keys_ready(page)
     label = Label.objects.get(annotator=annotator)
     assert label.preference == -2 and label.comparison.external_id == first_item
     assert label.seconds_spent is not None and label.seconds_spent > 0
@@ -67,10 +74,12 @@ def test_annotator_labels_with_the_keyboard_only(page, team, admin, annotator, d
     # Back to the previous label with the left arrow, change it, see the history.
     page.keyboard.press("ArrowLeft")
     expect(page.get_by_role("heading", name="Your label")).to_be_visible()
+    keys_ready(page)
     expect(page.get_by_role("radio", name="A is better", exact=False).first).to_be_checked()
     page.keyboard.press("6")  # "B is better"
     page.keyboard.press("Enter")
     expect(page.get_by_text("Label changed.")).to_be_visible()
+    keys_ready(page)
     history = page.locator("#history tbody tr")
     expect(history).to_have_count(2)
     expect(history.nth(1)).to_contain_text("A is better")
@@ -82,6 +91,7 @@ def test_annotator_labels_with_the_keyboard_only(page, team, admin, annotator, d
     # Right arrow: back to the queue, where the held item waits; S skips it with a reason.
     page.keyboard.press("ArrowRight")
     expect(page.get_by_role("heading", name="Response A")).to_be_visible()
+    keys_ready(page)
     held = page.locator("h1 .muted").inner_text()
     page.keyboard.press("s")
     expect(page.get_by_label("Reason (optional)")).to_be_focused()
@@ -89,6 +99,7 @@ def test_annotator_labels_with_the_keyboard_only(page, team, admin, annotator, d
     page.keyboard.press("Enter")
     expect(page.get_by_text("Skipped.")).to_be_visible()
     expect(page.locator("h1 .muted")).not_to_have_text(held)
+    keys_ready(page)
 
     # Last item: Enter without an answer says what to do; then answer and finish.
     page.keyboard.press("Enter")
