@@ -2,7 +2,7 @@ from django.conf import settings
 from django.db import models
 
 from judgeapp.accounts.models import Team
-from judgeapp.core.fields import TSVectorField
+from judgeapp.core.fields import TSVectorField, WholeJSONField
 
 
 class Dataset(models.Model):
@@ -45,7 +45,7 @@ class Comparison(models.Model):
         db_constraint=False,
     )
     external_id = models.CharField(max_length=255)
-    conversation = models.JSONField(help_text="List of {role, content}, oldest first.")
+    conversation = WholeJSONField(help_text="List of {role, content}, oldest first.")
     response_1 = models.TextField()
     response_2 = models.TextField()
     principles = models.JSONField(default=list, blank=True)

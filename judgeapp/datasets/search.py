@@ -11,7 +11,7 @@ from django.db import connection
 CHUNK = 5000
 
 DOCUMENT_SQL = (
-    "jsonb_to_tsvector('simple'::regconfig, c.conversation, '[\"string\"]') || "
+    "json_to_tsvector('simple'::regconfig, c.conversation, '[\"string\"]') || "
     "to_tsvector('simple'::regconfig, c.response_1 || ' ' || c.response_2)"
 )
 

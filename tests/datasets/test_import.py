@@ -4,11 +4,13 @@ import json
 
 import pytest
 from django.core.management import CommandError, call_command
+from django.db import connection
 
 from judgeapp.campaigns.models import Label
 from judgeapp.datasets.exports import export_stream
 from judgeapp.datasets.models import Comparison, Dataset, ImportJob
-from judgeapp.datasets.selectors import dataset_export_records
+from judgeapp.datasets.search import search_index_dataset
+from judgeapp.datasets.selectors import ItemFilters, comparison_search, dataset_export_records
 from judgeapp.judging.models import Judge, JudgeRun, Judgment
 from tests.datasets.conftest import jsonl, native
 
@@ -50,6 +52,34 @@ def test_native_import_writes_items_labels_and_verdicts(dataset, run_import):
     )
     dataset.refresh_from_db()
     assert dataset.metadata_keys == ["domain", "language"]
+
+
+def test_conversations_are_kept_as_written_and_read_back_whole(dataset, run_import):
+    # On PostgreSQL the column is ``json`` (stored as written, not taken apart like jsonb): the
+    # ORM, raw SQL and the search documents all read it whole.
+    turns = [
+        {"role": "system", "content": "Réponds en français 🙂"},
+        {"role": "user", "content": 'Quote "this", a tab\tand a backslash \\ please'},
+    ]
+    job = run_import(dataset, jsonl([native(1, conversation=turns)]))
+    assert job.status == ImportJob.Status.DONE, job.errors
+    item = Comparison.objects.get(dataset=dataset)
+    assert item.conversation == turns
+    assert list(Comparison.objects.values_list("conversation", flat=True)) == [turns]
+    if connection.vendor != "postgresql":
+        return
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pg_typeof(conversation)::text, conversation::text FROM datasets_comparison "
+            "WHERE id = %s",
+            [item.pk],
+        )
+        kind, text = cursor.fetchone()
+    assert kind == "json"
+    assert json.loads(text) == turns
+    search_index_dataset(dataset_id=dataset.pk)
+    found = comparison_search(user=None, dataset=dataset, filters=ItemFilters(q="français"))
+    assert list(found) == [item]
 
 
 def test_reimport_of_same_ids_adds_nothing(dataset, run_import):

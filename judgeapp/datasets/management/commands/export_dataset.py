@@ -7,6 +7,9 @@ from judgeapp.datasets.models import Dataset
 
 
 class Command(BaseCommand):
+    # A data command: the system checks (URLs, views, the judge client) would add a second to
+    # its start and are for `manage.py check`.
+    requires_system_checks = []
     help = "Export a dataset with its labels and verdicts as native JSONL or flat CSV."
 
     def add_arguments(self, parser):

@@ -10,6 +10,9 @@ from judgeapp.datasets.services import dataset_get_or_create, dataset_import, im
 
 
 class Command(BaseCommand):
+    # A data command: the system checks (URLs, views, the judge client) would add a second to
+    # its start and are for `manage.py check`.
+    requires_system_checks = []
     help = (
         "Import a file (native JSONL/JSON, GenRM messages, HelpSteer3, CSV, or a judgments file) "
         "into a dataset of TEAM, creating the dataset if needed. Exits non-zero when the file is "

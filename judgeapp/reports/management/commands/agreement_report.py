@@ -14,6 +14,9 @@ from judgeapp.reports.services import report_config, report_request
 
 
 class Command(BaseCommand):
+    # A data command: the system checks (URLs, views, the judge client) would add a second to
+    # its start and are for `manage.py check`.
+    requires_system_checks = []
     help = (
         "Compute an agreement report (judges vs humans vs humans) over a dataset or a campaign "
         "and write it as JSON, CSV or a self-contained HTML file. Computed here, not on a "
