@@ -1,9 +1,10 @@
 """Full-text search documents for items (PostgreSQL only).
 
-Documents sit in ``datasets_comparison_search`` (migration datasets 0003) and are computed after
-an import, in chunks, by a worker: computing tsvectors for 100k items of 2 KB costs the database
-far more than writing the items, so it is kept off the import's path. Items not yet indexed are
-not found by search until the worker (or the periodic catch-up task) reaches them.
+Documents sit in ``datasets_comparison_search`` (migration datasets 0003). A small import computes
+them at once; a larger one leaves them to a worker, in chunks, after it commits: computing tsvectors
+for 100k items of 2 KB costs the database far more than writing the items, so it is kept off the
+import's path. Items not yet indexed are not found by search until the worker (or the periodic
+catch-up task) reaches them.
 """
 
 from django.db import connection

@@ -15,11 +15,13 @@ from judgeapp.datasets.models import Comparison, Dataset, ImportJob
 from judgeapp.datasets.progress import import_progress_clear, import_progress_set
 from judgeapp.datasets.readers import FormatError, open_reader
 from judgeapp.datasets.records import FORMATS, ComparisonIn, Invalid, JudgmentRowIn, RecordError
+from judgeapp.datasets.search import search_available, search_index_chunk
 
 logger = logging.getLogger(__name__)
 
-# Small imports get their search documents at once; larger ones from a worker.
-SEARCH_INLINE_MAX_ITEMS = 5000
+# Imports of up to this many items get their search documents at once; larger ones from a
+# worker, after the commit.
+SEARCH_INLINE_MAX_ITEMS = 1000
 
 
 def dataset_create(
@@ -151,7 +153,30 @@ def dataset_import(*, job: ImportJob, stream: BinaryIO) -> ImportJob:
         return _finish(
             job, ImportJob.Status.FAILED, errors=errors, message=f"The import failed: {exc}"
         )
+    if job.items_created:
+        _index_for_search(job.dataset_id, job.items_created)
     return _finish(job, ImportJob.Status.DONE, errors=errors)
+
+
+def _index_for_search(dataset_id: int, items: int) -> None:
+    """Search documents for newly imported items: at once for a small import, from a worker
+    (after the commit) for a larger one or whatever the inline pass left."""
+    if not search_available():
+        return
+    if items <= SEARCH_INLINE_MAX_ITEMS:
+        indexed = search_index_chunk(dataset_id=dataset_id, chunk=SEARCH_INLINE_MAX_ITEMS)
+        if indexed < SEARCH_INLINE_MAX_ITEMS:
+            return  # none of the dataset's items is left without a document
+    transaction.on_commit(lambda: _queue_search_index(dataset_id))
+
+
+def _queue_search_index(dataset_id: int) -> None:
+    from judgeapp.datasets.tasks import search_index_task
+
+    try:
+        search_index_task.delay(dataset_id)
+    except Exception:  # the broker is down: the periodic catch-up task indexes them later
+        logger.warning("could not queue search indexing of dataset %s", dataset_id, exc_info=True)
 
 
 def _import_records(job: ImportJob, reader, errors: _Errors) -> None:

@@ -10,9 +10,11 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from rest_framework.test import APIClient
 
+from judgeapp.datasets import services
 from judgeapp.datasets.models import Comparison, Dataset, ImportJob
 from judgeapp.datasets.search import search_index_dataset
-from judgeapp.datasets.tasks import import_job_run_task
+from judgeapp.datasets.selectors import ItemFilters, comparison_search
+from judgeapp.datasets.tasks import import_job_run_task, search_index_task
 from tests.datasets.conftest import jsonl, native
 from tests.factories import ComparisonFactory, JudgmentFactory, LabelFactory
 
@@ -284,3 +286,51 @@ def test_search_says_when_items_are_still_being_indexed(admin_client, browsable)
     search_index_dataset(dataset_id=browsable.pk)
     page = admin_client.get(reverse("datasets:detail", args=[browsable.pk]) + "?q=recursion")
     assert len(_ids(page.content.decode())) == 3
+
+
+def _giraffes(n: int) -> bytes:
+    turn = "Tell me about giraffes, please ({})."
+    return jsonl(
+        native(i, conversation=[{"role": "user", "content": turn.format(i)}]) for i in range(n)
+    )
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="search documents are PostgreSQL's")
+def test_a_small_upload_is_searchable_at_once(admin_client, team):
+    admin_client.post(
+        reverse("datasets:import_new"),
+        {"new_dataset": "zoo", "format": "auto", "file": upload("z.jsonl", _giraffes(3))},
+    )
+    dataset = Dataset.objects.get(team=team, name="zoo")
+    page = admin_client.get(reverse("datasets:detail", args=[dataset.pk]) + "?q=giraffes")
+    assert "Search covers" not in page.content.decode()
+    # The items' links come first; the import's own link follows them.
+    assert _ids(page.content.decode()) == ["q-0", "q-1", "q-2", "z.jsonl"]
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="search documents are PostgreSQL's")
+@pytest.mark.django_db(transaction=True)
+def test_a_large_import_is_indexed_by_a_worker(admin, dataset, monkeypatch, celery_worker_thread):
+    monkeypatch.setattr(services, "SEARCH_INLINE_MAX_ITEMS", 2)
+    indexed = threading.Event()
+
+    def on_postrun(sender=None, **kwargs):
+        if getattr(sender, "name", None) == search_index_task.name:
+            indexed.set()
+
+    task_postrun.connect(on_postrun, weak=False)
+    try:
+        api = APIClient()
+        api.force_authenticate(admin)
+        reply = api.post(
+            "/api/imports/",
+            {"dataset": dataset.pk, "file": upload("z.jsonl", _giraffes(5))},
+            format="multipart",
+        )
+        assert reply.json()["status"] == "done"
+        assert indexed.wait(timeout=60), "no worker indexed the import"
+    finally:
+        task_postrun.disconnect(on_postrun)
+    filters = ItemFilters(q="giraffes")
+    found = comparison_search(user=None, dataset=dataset, filters=filters)
+    assert sorted(found.values_list("external_id", flat=True)) == [f"q-{i}" for i in range(5)]
