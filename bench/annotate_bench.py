@@ -74,7 +74,7 @@ from urllib.parse import urlparse
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import ROOT, create_database, drop_database, migrate
 from import_bench import generate
-from judge_bench import stop_tree, tree_cpu_seconds, tree_pids
+from judge_bench import stop_tree, tree_cpu_seconds, tree_peak_rss_mb, tree_pids
 
 TEAM, DATASET, CAMPAIGN = "bench", "annotate-bench", "bench"
 TARGET_P99_MS = 50.0
@@ -578,6 +578,7 @@ def main() -> None:
         )
         meter = CpuMeter(gunicorn.pid, args.database_url)
         run = run_clients(args, tokens, port, campaign.pk, meter)
+        web_peak_rss_mb = tree_peak_rss_mb(gunicorn.pid)
         stop_tree(gunicorn)
         log = log_path.read_text()
         if "Traceback" in log or "ERROR" in log:
@@ -650,6 +651,10 @@ def main() -> None:
 
     p99_next, p99_submit = by_kind["next"]["p99"], by_kind["submit"]["p99"]
     result = {
+        # The keys every benchmark prints: labels submitted per second, and the largest peak RSS
+        # of gunicorn's processes.
+        "items_per_s": round(labels_measured / seconds, 1),
+        "peak_rss_mb": round(web_peak_rss_mb, 1),
         "p50_ms": ms(overall["p50"], 2),
         "p99_ms": ms(overall["p99"], 2),
         "requests_per_s": round(requests_per_s, 1),

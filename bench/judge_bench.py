@@ -87,6 +87,18 @@ def tree_cpu_seconds(root: int) -> float:
     return ticks / CLOCK_TICKS
 
 
+def tree_peak_rss_mb(root: int) -> float:
+    """The largest peak resident set (VmHWM) of any live process in the tree, in MB."""
+    peaks = [0]
+    for pid in tree_pids(root):
+        try:
+            status = Path(f"/proc/{pid}/status").read_text()
+        except OSError:
+            continue
+        peaks += [int(line.split()[1]) for line in status.splitlines() if line.startswith("VmHWM:")]
+    return max(peaks) / 1024
+
+
 def process_cpu_seconds(pid: int) -> float:
     fields = Path(f"/proc/{pid}/stat").read_text()
     fields = fields[fields.rindex(")") + 2 :].split()
@@ -477,6 +489,7 @@ def main() -> None:
                     f"{app['run_created_s']:.2f} s, first claim {app['first_claim_s']:.2f} s, "
                     f"done {app['run_finished_s']:.2f} s, slot use {app['slot_use']:.3f}"
                 )
+            worker_peak_rss_mb = tree_peak_rss_mb(worker.pid)
             log = (tmp / "worker.log").read_text()
             if "Traceback" in log or "ERROR" in log:
                 print("worker log (tail):\n" + log[-3000:])
@@ -500,6 +513,10 @@ def main() -> None:
         return None if value is None else round(value, digits)
 
     result = {
+        # The keys every benchmark prints: judgments per second through the app, and the largest
+        # peak RSS of the worker's processes.
+        "items_per_s": rounded(app_per_s, 1),
+        "peak_rss_mb": rounded(worker_peak_rss_mb, 1),
         "app_per_s": rounded(app_per_s, 1),
         "raw_per_s": rounded(raw_per_s, 1),
         "ratio": rounded(app_per_s / raw_per_s, 3),

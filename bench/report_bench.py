@@ -148,6 +148,7 @@ def main() -> None:
         if not args.keep_db:
             drop_database(args.database_url)
     figures = {
+        "items_per_s": round(args.items / statistics.median(walls)),
         "seconds": round(statistics.median(walls), 2),
         "compute_seconds": round(statistics.median(computes), 2),
         "peak_rss_mb": round(max(rss), 1),
