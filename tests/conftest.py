@@ -1,11 +1,14 @@
 """Fixtures: three users as the house style asks (an admin and an annotator of team A, and an
 outsider who belongs to another team), plus the real Celery broker, isolated per test process."""
 
+import contextlib
 import os
 import tempfile
+import threading
 from pathlib import Path
 
 import pytest
+from celery.signals import task_postrun
 from django.conf import settings
 
 from judgeapp.accounts.models import Membership
@@ -101,6 +104,22 @@ def celery_worker_thread(transactional_db):
         shutdown_timeout=10,
     ) as worker:
         yield worker
+
+
+@contextlib.contextmanager
+def task_finished(task):
+    """An event set when a worker has finished running ``task`` (any call of it)."""
+    finished = threading.Event()
+
+    def on_postrun(sender=None, **kwargs):
+        if getattr(sender, "name", None) == task.name:
+            finished.set()
+
+    task_postrun.connect(on_postrun, weak=False)
+    try:
+        yield finished
+    finally:
+        task_postrun.disconnect(on_postrun)
 
 
 @pytest.fixture(scope="session")

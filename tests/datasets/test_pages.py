@@ -1,9 +1,6 @@
 """The dataset pages and API: upload, import jobs, browsing with filters, item page, export."""
 
-import threading
-
 import pytest
-from celery.signals import task_postrun
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
@@ -15,6 +12,7 @@ from judgeapp.datasets.models import Comparison, Dataset, ImportJob
 from judgeapp.datasets.search import search_index_dataset
 from judgeapp.datasets.selectors import ItemFilters, comparison_search
 from judgeapp.datasets.tasks import import_job_run_task, search_index_task
+from tests.conftest import task_finished
 from tests.datasets.conftest import jsonl, native
 from tests.factories import ComparisonFactory, JudgmentFactory, LabelFactory
 
@@ -118,14 +116,7 @@ def test_api_import_needs_admin(viewer, team, dataset):
 @pytest.mark.django_db(transaction=True)
 def test_large_upload_runs_in_a_worker(admin, dataset, settings, celery_worker_thread):
     settings.IMPORT_INLINE_MAX_KB = 0
-    finished = threading.Event()
-
-    def on_postrun(sender=None, **kwargs):
-        if getattr(sender, "name", None) == import_job_run_task.name:
-            finished.set()
-
-    task_postrun.connect(on_postrun, weak=False)
-    try:
+    with task_finished(import_job_run_task) as finished:
         api = APIClient()
         api.force_authenticate(admin)
         data = jsonl(native(i) for i in range(50))
@@ -136,8 +127,6 @@ def test_large_upload_runs_in_a_worker(admin, dataset, settings, celery_worker_t
         )
         assert reply.json()["status"] == "queued"
         assert finished.wait(timeout=60), "the worker did not run the import"
-    finally:
-        task_postrun.disconnect(on_postrun)
     job = ImportJob.objects.get(pk=reply.json()["id"])
     assert job.status == "done" and job.items_created == 50
 
@@ -312,14 +301,7 @@ def test_a_small_upload_is_searchable_at_once(admin_client, team):
 @pytest.mark.django_db(transaction=True)
 def test_a_large_import_is_indexed_by_a_worker(admin, dataset, monkeypatch, celery_worker_thread):
     monkeypatch.setattr(services, "SEARCH_INLINE_MAX_ITEMS", 2)
-    indexed = threading.Event()
-
-    def on_postrun(sender=None, **kwargs):
-        if getattr(sender, "name", None) == search_index_task.name:
-            indexed.set()
-
-    task_postrun.connect(on_postrun, weak=False)
-    try:
+    with task_finished(search_index_task) as indexed:
         api = APIClient()
         api.force_authenticate(admin)
         reply = api.post(
@@ -329,8 +311,6 @@ def test_a_large_import_is_indexed_by_a_worker(admin, dataset, monkeypatch, cele
         )
         assert reply.json()["status"] == "done"
         assert indexed.wait(timeout=60), "no worker indexed the import"
-    finally:
-        task_postrun.disconnect(on_postrun)
     filters = ItemFilters(q="giraffes")
     found = comparison_search(user=None, dataset=dataset, filters=filters)
     assert sorted(found.values_list("external_id", flat=True)) == [f"q-{i}" for i in range(5)]

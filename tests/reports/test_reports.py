@@ -4,11 +4,9 @@ command, the cache and the worker. The figures themselves are checked in test_me
 import json
 import random
 import re
-import threading
 from itertools import combinations
 
 import pytest
-from celery.signals import task_postrun
 from django.core.management import call_command
 from django.urls import reverse
 from rest_framework.test import APIClient
@@ -16,6 +14,7 @@ from rest_framework.test import APIClient
 from judgeapp.campaigns.models import Label
 from judgeapp.reports.models import Report
 from judgeapp.reports.tasks import report_compute_task
+from tests.conftest import task_finished
 from tests.factories import (
     CampaignFactory,
     ComparisonFactory,
@@ -235,14 +234,7 @@ def test_large_reports_compute_on_a_worker_with_progress(
         for c in items
         for name, p in (("a", 1), ("b", 2 if c.pk % 2 else -1))
     )
-    finished = threading.Event()
-
-    def on_done(sender=None, **kwargs):
-        if getattr(sender, "name", None) == report_compute_task.name:
-            finished.set()
-
-    task_postrun.connect(on_done, weak=False)
-    try:
+    with task_finished(report_compute_task) as finished:
         client.force_login(admin)
         response = client.post(
             reverse("reports:index"),
@@ -250,8 +242,6 @@ def test_large_reports_compute_on_a_worker_with_progress(
              "seed": "0"},
         )  # fmt: skip
         assert finished.wait(timeout=60), "the worker did not compute the report"
-    finally:
-        task_postrun.disconnect(on_done)
     report = Report.objects.get()
     assert report.status == Report.Status.DONE and report.progress == 1.0, report.error
     assert report.result["counts"]["labels"] == 60
