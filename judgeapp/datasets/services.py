@@ -9,13 +9,16 @@ from django.db import transaction
 from django.utils import timezone
 
 from judgeapp.accounts.models import Team, User
+from judgeapp.campaigns.models import Label
 from judgeapp.core.errors import ApplicationError
+from judgeapp.core.statistics import analyze_if_stale
 from judgeapp.datasets.importer import BATCH_SIZE, BatchWriter
 from judgeapp.datasets.models import Comparison, Dataset, ImportJob
 from judgeapp.datasets.progress import import_progress_clear, import_progress_set
 from judgeapp.datasets.readers import FormatError, open_reader
 from judgeapp.datasets.records import FORMATS, ComparisonIn, Invalid, JudgmentRowIn, RecordError
 from judgeapp.datasets.search import search_available, search_index_chunk
+from judgeapp.judging.models import Judgment
 
 logger = logging.getLogger(__name__)
 
@@ -153,6 +156,13 @@ def dataset_import(*, job: ImportJob, stream: BinaryIO) -> ImportJob:
         return _finish(
             job, ImportJob.Status.FAILED, errors=errors, message=f"The import failed: {exc}"
         )
+    analyze_if_stale(
+        {
+            Comparison._meta.db_table: job.items_created,
+            Label._meta.db_table: job.labels_created,
+            Judgment._meta.db_table: job.judgments_created,
+        }
+    )
     if job.items_created:
         _index_for_search(job.dataset_id, job.items_created)
     return _finish(job, ImportJob.Status.DONE, errors=errors)

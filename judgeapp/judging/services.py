@@ -14,6 +14,7 @@ from django.utils import timezone
 from judgeapp.accounts.models import Team, User
 from judgeapp.core.errors import ApplicationError
 from judgeapp.core.secrets import encrypt
+from judgeapp.core.statistics import analyze_if_stale
 from judgeapp.datasets.models import Comparison, Dataset
 from judgeapp.datasets.search import search_index_dataset
 from judgeapp.datasets.selectors import ItemFilters, comparison_search
@@ -266,6 +267,7 @@ def run_start(
                 "No items to judge: the dataset is empty or no item matches the filters."
             )
         transaction.on_commit(pumps_ensure)
+    analyze_if_stale({Judgment._meta.db_table: count})
     return run
 
 
