@@ -292,9 +292,11 @@ def test_a_pump_hands_over_when_its_time_is_up(team, admin, make_judge, make_dat
 
     from judgeapp.judging.pump import pump_run
 
-    genrm.configure(service_time=0.2)
+    # Its time (0.5 s, counted from its start) runs out while its first two requests are open
+    # (1 s each); the margin lets it claim them first on a loaded machine.
+    genrm.configure(service_time=1.0)
     run = run_start(team=team, dataset=make_dataset(6), judge=make_judge(max_in_flight=2), by=admin)
-    stats = pump_run(owner=uuid.uuid4().hex, max_seconds=0.1)
+    stats = pump_run(owner=uuid.uuid4().hex, max_seconds=0.5)
     # It finished the requests it had open, handed back the ones it held unsent, and left.
     assert stats.handed_over and stats.stored == 2 and stats.claimed >= 2
     assert run.judgments.filter(status=Judgment.Status.QUEUED).count() == 4
