@@ -7,7 +7,7 @@ from rest_framework.authtoken.models import Token
 
 from judgeapp.accounts.models import Membership, Team, User
 from judgeapp.accounts.selectors import user_find
-from judgeapp.core.errors import ApplicationError
+from judgeapp.core.errors import ApplicationError, Forbidden
 
 
 def _check_role(role: str) -> None:
@@ -18,7 +18,7 @@ def _check_role(role: str) -> None:
 
 def _require_admin(*, team: Team, by: User) -> None:
     if not Membership.objects.filter(team=team, user=by, role=Membership.Role.ADMIN).exists():
-        raise ApplicationError("Only an admin of the team can change its members.")
+        raise Forbidden("Only an admin of the team can change its members.")
 
 
 def _keep_an_admin(*, membership: Membership) -> None:

@@ -28,7 +28,7 @@ from judgeapp.campaigns.models import (
     LabelHistory,
 )
 from judgeapp.campaigns.selectors import review_items
-from judgeapp.core.errors import ApplicationError
+from judgeapp.core.errors import ApplicationError, Forbidden
 from judgeapp.datasets.models import Comparison, Dataset
 from judgeapp.datasets.selectors import ItemFilters, comparison_search
 from judgeapp.judging.models import Judge
@@ -394,7 +394,7 @@ def _check_annotator(campaign: Campaign, annotator: User) -> None:
     if campaign.status != Campaign.Status.OPEN:
         raise ApplicationError("The campaign is closed.")
     if not campaign.annotators.filter(pk=annotator.pk).exists():
-        raise ApplicationError("You are not an annotator of this campaign.")
+        raise Forbidden("You are not an annotator of this campaign.")
 
 
 def _gold_turn(campaign: Campaign, annotator: User) -> bool:
@@ -610,7 +610,7 @@ def label_update(
     """An annotator changes their own label (answer in the order they were shown); the change is
     kept in the label's history with who, when, before and after."""
     if label.kind != Label.Kind.ANNOTATION or label.annotator_id != by.pk:
-        raise ApplicationError("Only your own labels can be changed.")
+        raise Forbidden("Only your own labels can be changed.")
     campaign = label.campaign
     if campaign.status != Campaign.Status.OPEN:
         raise ApplicationError("The campaign is closed.")

@@ -8,3 +8,7 @@ class ApplicationError(Exception):
         super().__init__(message)
         self.message = message
         self.extra = extra or {}
+
+
+class Forbidden(ApplicationError):
+    """The user's role in the team does not allow this: the API answers 403 with the message."""

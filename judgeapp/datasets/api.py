@@ -7,9 +7,8 @@ from rest_framework.renderers import BaseRenderer, JSONRenderer
 from rest_framework.response import Response
 
 from judgeapp.accounts.models import Team
-from judgeapp.accounts.selectors import ADMIN_ROLES, team_list
+from judgeapp.api.access import admin_team
 from judgeapp.api.filters import filter_by_id_param
-from judgeapp.core.errors import ApplicationError
 from judgeapp.datasets.exports import EXPORT_FORMATS, export_response
 from judgeapp.datasets.models import Comparison, Dataset, ImportJob
 from judgeapp.datasets.progress import import_progress
@@ -92,13 +91,7 @@ class ImportCreateSerializer(serializers.Serializer):
     skip_invalid = serializers.BooleanField(default=False)
 
 
-def _admin_team(user, team_id: int) -> Team:
-    team = team_list(user=user).filter(pk=team_id).first()
-    if team is None:
-        raise serializers.ValidationError({"team": "No such team."})
-    if not team.memberships.filter(user=user, role__in=ADMIN_ROLES).exists():
-        raise ApplicationError("Only an admin of the team can create datasets and import files.")
-    return team
+ADMIN_ACTION = "create datasets and import files"
 
 
 @extend_schema(parameters=[OpenApiParameter("team", int, description="Only this team's datasets.")])
@@ -116,7 +109,7 @@ class DatasetViewSet(
         )
 
     def perform_create(self, serializer):
-        team = _admin_team(self.request.user, serializer.validated_data["team"].pk)
+        team = admin_team(self.request.user, serializer.validated_data["team"].pk, ADMIN_ACTION)
         serializer.instance = dataset_create(
             team=team,
             name=serializer.validated_data["name"],
@@ -199,9 +192,9 @@ class ImportJobViewSet(
             dataset = dataset_list(user=user).filter(pk=values["dataset"]).first()
             if dataset is None:
                 raise serializers.ValidationError({"dataset": "No such dataset."})
-            _admin_team(user, dataset.team_id)
+            admin_team(user, dataset.team_id, ADMIN_ACTION)
         elif values.get("team") is not None and values.get("dataset_name"):
-            team = _admin_team(user, values["team"])
+            team = admin_team(user, values["team"], ADMIN_ACTION)
             dataset = dataset_get_or_create(team=team, name=values["dataset_name"], by=user)
         else:
             raise serializers.ValidationError(

@@ -4,8 +4,7 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from judgeapp.accounts.models import Team
-from judgeapp.accounts.selectors import team_list
-from judgeapp.api.access import require_admin
+from judgeapp.api.access import admin_team, require_admin
 from judgeapp.api.filters import filter_by_id_param
 from judgeapp.datasets.selectors import ItemFilters, dataset_list
 from judgeapp.judging.models import Judge, JudgeRun, Judgment, PrincipleSet
@@ -29,14 +28,6 @@ from judgeapp.judging.services import (
     run_retry,
     run_start,
 )
-
-
-def _admin_team(user, team_id: int) -> Team:
-    team = team_list(user=user).filter(pk=team_id).first()
-    if team is None:
-        raise serializers.ValidationError({"team": "No such team."})
-    require_admin(user, team.pk)
-    return team
 
 
 def _team_scoped(viewset, qs):
@@ -92,7 +83,7 @@ class JudgeViewSet(viewsets.ModelViewSet):
 
     def perform_create(self, serializer):
         data = dict(serializer.validated_data)
-        team = _admin_team(self.request.user, data.pop("team").pk)
+        team = admin_team(self.request.user, data.pop("team").pk)
         data.pop("clear_api_key", None)
         fields = {k: v for k, v in data.items() if k in JUDGE_FIELDS}
         serializer.instance = judge_create(
@@ -166,7 +157,7 @@ class PrincipleSetViewSet(
 
     def perform_create(self, serializer):
         data = serializer.validated_data
-        team = _admin_team(self.request.user, data["team"].pk)
+        team = admin_team(self.request.user, data["team"].pk)
         serializer.instance = principle_set_save(
             team=team, name=data["name"], principles=data["principles"], by=self.request.user
         )

@@ -86,7 +86,7 @@ def test_api_membership_changes_need_admin(annotator, viewer, team):
     api.force_authenticate(annotator)
     target = Membership.objects.get(team=team, user=viewer)
     reply = api.patch(f"/api/memberships/{target.pk}/", {"role": "admin"})
-    assert reply.status_code == 400
+    assert reply.status_code == 403
     assert "Only an admin" in reply.json()["detail"]
 
 

@@ -109,7 +109,7 @@ def test_api_import_needs_admin(viewer, team, dataset):
         {"dataset": dataset.pk, "file": upload("d.jsonl", jsonl([native(0)]))},
         format="multipart",
     )
-    assert reply.status_code == 400
+    assert reply.status_code == 403
     assert "Only an admin" in reply.json()["detail"]
 
 
