@@ -6,7 +6,6 @@ import pytest
 from django.db import connection, connections
 from django.utils import timezone
 
-from judgeapp.accounts.models import Membership
 from judgeapp.campaigns.models import Assignment, Campaign, CampaignItem, Label
 from judgeapp.campaigns.services import (
     assignment_next,
@@ -16,26 +15,14 @@ from judgeapp.campaigns.services import (
     label_update,
 )
 from judgeapp.core.errors import ApplicationError
-from tests.factories import ComparisonFactory, DatasetFactory, MembershipFactory
+from tests.campaigns.conftest import annotators_named, make_campaign
+from tests.factories import ComparisonFactory, DatasetFactory
 
 pytestmark = pytest.mark.django_db
 
 
-def make_campaign(team, admin, annotators, *, items=5, **options):
-    dataset = DatasetFactory(team=team)
-    for i in range(items):
-        ComparisonFactory(dataset=dataset, external_id=f"c-{i}")
-    return campaign_create(
-        team=team, dataset=dataset, name=f"camp-{dataset.pk}", by=admin, annotators=annotators,
-        **options,
-    )  # fmt: skip
-
-
 def annotators_of(team, n):
-    return [
-        MembershipFactory(team=team, role=Membership.Role.ANNOTATOR, user__username=f"ann{i}").user
-        for i in range(n)
-    ]
+    return annotators_named(team, *(f"ann{i}" for i in range(n)))
 
 
 def test_least_labelled_first_and_never_the_same_item_twice(team, admin):

@@ -6,7 +6,6 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from judgeapp.accounts.models import Membership
 from judgeapp.campaigns.models import Assignment, Campaign, CampaignItem, Label, LabelHistory
 from judgeapp.campaigns.selectors import (
     campaign_progress,
@@ -20,7 +19,6 @@ from judgeapp.campaigns.services import (
     assignment_next,
     assignment_skip,
     campaign_add_overlap,
-    campaign_create,
     campaign_set_status,
     campaign_update,
     gold_set,
@@ -32,6 +30,7 @@ from judgeapp.campaigns.services import (
 from judgeapp.core.errors import ApplicationError
 from judgeapp.datasets.selectors import ItemFilters
 from judgeapp.judging.models import Judgment
+from tests.campaigns.conftest import annotators_named, make_campaign
 from tests.factories import (
     ComparisonFactory,
     DatasetFactory,
@@ -39,27 +38,9 @@ from tests.factories import (
     JudgeRunFactory,
     JudgmentFactory,
     LabelFactory,
-    MembershipFactory,
 )
 
 pytestmark = pytest.mark.django_db
-
-
-def annotators_named(team, *names):
-    return [
-        MembershipFactory(team=team, role=Membership.Role.ANNOTATOR, user__username=name).user
-        for name in names
-    ]
-
-
-def make_campaign(team, admin, annotators, *, items=4, name="camp", dataset=None, **options):
-    if dataset is None:
-        dataset = DatasetFactory(team=team)
-        for i in range(items):
-            ComparisonFactory(dataset=dataset, external_id=f"c-{i}")
-    return campaign_create(
-        team=team, dataset=dataset, name=name, by=admin, annotators=annotators, **options
-    )
 
 
 def items_of(campaign):

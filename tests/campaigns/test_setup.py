@@ -2,7 +2,6 @@
 
 import pytest
 
-from judgeapp.accounts.models import Membership
 from judgeapp.campaigns import scales
 from judgeapp.campaigns.models import (
     Assignment,
@@ -25,30 +24,10 @@ from judgeapp.campaigns.services import (
 )
 from judgeapp.core.errors import ApplicationError
 from judgeapp.datasets.selectors import ItemFilters
-from tests.factories import ComparisonFactory, DatasetFactory, LabelFactory, MembershipFactory
+from tests.campaigns.conftest import annotators_named, dataset_with, make_campaign
+from tests.factories import ComparisonFactory, DatasetFactory, LabelFactory
 
 pytestmark = pytest.mark.django_db
-
-
-def annotators_named(team, *names):
-    return [
-        MembershipFactory(team=team, role=Membership.Role.ANNOTATOR, user__username=name).user
-        for name in names
-    ]
-
-
-def dataset_with(team, items):
-    dataset = DatasetFactory(team=team)
-    for i in range(items):
-        ComparisonFactory(dataset=dataset, external_id=f"c-{i}")
-    return dataset
-
-
-def make_campaign(team, admin, annotators, *, items=4, name="camp", **options):
-    return campaign_create(
-        team=team, dataset=dataset_with(team, items), name=name, by=admin,
-        annotators=annotators, **options,
-    )  # fmt: skip
 
 
 def slots(campaign, field="wanted"):
