@@ -2,10 +2,8 @@
 doc lists, the parse statuses, the swap mapping, and that no text makes the parser raise. No
 database."""
 
-import ast
 import json
 import sys
-from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, assume, given, settings
@@ -26,6 +24,7 @@ from judgeapp.judging.verdicts import (
     parse_verdict,
     preference_from_ranking,
 )
+from tests.imports import top_level_imports
 
 PROPERTY = settings(deadline=None, suppress_health_check=[HealthCheck.too_slow], database=None)
 
@@ -652,11 +651,4 @@ def test_a_json_verdict_after_arbitrary_prose_parses_back(expected, prefix):
 
 @pytest.mark.parametrize("module", [verdicts, prompts])
 def test_modules_import_the_standard_library_only(module):
-    tree = ast.parse(Path(module.__file__).read_text(encoding="utf-8"))
-    imported = set()
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Import):
-            imported.update(alias.name.split(".")[0] for alias in node.names)
-        elif isinstance(node, ast.ImportFrom):
-            imported.add((node.module or "").split(".")[0])
-    assert imported <= set(sys.stdlib_module_names)
+    assert top_level_imports(module) <= set(sys.stdlib_module_names)

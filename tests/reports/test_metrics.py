@@ -3,14 +3,12 @@
 the definitions; the bootstrap replicates against the same on the explicitly resampled items;
 edge cases; the draws. No database."""
 
-import ast
 import itertools
 import math
 import statistics
 import sys
 import warnings
 from collections import Counter
-from pathlib import Path
 
 import krippendorff
 import numpy as np
@@ -23,6 +21,7 @@ from statsmodels.stats.inter_rater import fleiss_kappa
 
 from judgeapp.reports import metrics
 from judgeapp.reports.metrics import Bootstrap, Figure
+from tests.imports import top_level_imports
 
 NAN = np.nan
 PROPERTY = settings(
@@ -326,13 +325,7 @@ def resampled(data: dict, drawn: np.ndarray) -> dict:
 
 
 def test_module_imports_numpy_and_the_standard_library_only():
-    tree = ast.parse(Path(metrics.__file__).read_text(encoding="utf-8"))
-    imported = set()
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Import):
-            imported.update(alias.name.split(".")[0] for alias in node.names)
-        elif isinstance(node, ast.ImportFrom):
-            imported.add((node.module or "").split(".")[0])
+    imported = top_level_imports(metrics)
     assert "django" not in imported
     assert imported <= set(sys.stdlib_module_names) | {"numpy"}
 
