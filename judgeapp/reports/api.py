@@ -13,7 +13,7 @@ from judgeapp.datasets.api import CSVRenderer
 from judgeapp.datasets.selectors import dataset_list
 from judgeapp.judging.selectors import judge_list
 from judgeapp.reports import exports, metrics
-from judgeapp.reports.data import HUMANS, judges_with_verdicts
+from judgeapp.reports.data import HUMANS
 from judgeapp.reports.models import Report
 from judgeapp.reports.selectors import report_list
 from judgeapp.reports.services import report_config, report_request
@@ -96,14 +96,14 @@ class ReportViewSet(
             raise serializers.ValidationError({"dataset": "Give a dataset or a campaign."})
         if not dataset_list(user=user).filter(pk=dataset.pk).exists():
             raise NotFound("No such dataset.")
+        judges = None
         if data.get("judges"):
             judges = list(judge_list(user=user, team=dataset.team).filter(pk__in=data["judges"]))
             missing = set(data["judges"]) - {j.pk for j in judges}
             if missing:
                 raise serializers.ValidationError({"judges": f"No such judges: {sorted(missing)}."})
-        else:
-            judges = list(judges_with_verdicts(dataset=dataset))
         config = report_config(
+            dataset=dataset,
             judges=judges,
             humans=data["humans"],
             tie_policy=data["tie_policy"],

@@ -33,14 +33,18 @@ def _version() -> str:
 
 def report_config(
     *,
-    judges: list[Judge],
+    dataset: Dataset,
+    judges: list[Judge] | None = None,
     humans: str = "all",
     tie_policy: str = "strict",
     seed: int = 0,
     resamples: int = 1000,
     breakdown: list[str] | None = None,
 ) -> dict:
-    """The settings that define a report's figures, checked and in a canonical form."""
+    """The settings that define a report's figures, checked and in a canonical form. Without
+    ``judges``, every judge with verdicts on ``dataset``."""
+    if not judges:
+        judges = list(data.judges_with_verdicts(dataset=dataset))
     if humans not in data.HUMANS:
         raise ApplicationError(f"humans: expected one of {', '.join(data.HUMANS)}.")
     if tie_policy not in metrics.TIE_POLICIES:

@@ -8,7 +8,6 @@ from judgeapp.core.errors import ApplicationError
 from judgeapp.datasets.selectors import dataset_list
 from judgeapp.judging.selectors import judge_list
 from judgeapp.reports import exports
-from judgeapp.reports.data import judges_with_verdicts
 from judgeapp.reports.forms import ReportForm
 from judgeapp.reports.models import Report
 from judgeapp.reports.selectors import report_list
@@ -30,10 +29,10 @@ def report_index(request):
         data = form.cleaned_data
         campaign = data["campaign"]
         dataset = campaign.dataset if campaign else data["dataset"]
-        chosen = list(data["judges"]) or list(judges_with_verdicts(dataset=dataset))
         try:
             config = report_config(
-                judges=chosen,
+                dataset=dataset,
+                judges=list(data["judges"]),
                 humans=data["humans"],
                 tie_policy=data["tie_policy"],
                 seed=data["seed"],

@@ -8,7 +8,7 @@ from judgeapp.core.errors import ApplicationError
 from judgeapp.datasets.models import Dataset
 from judgeapp.judging.models import Judge
 from judgeapp.reports import exports, metrics
-from judgeapp.reports.data import HUMANS, judges_with_verdicts
+from judgeapp.reports.data import HUMANS
 from judgeapp.reports.models import Report
 from judgeapp.reports.services import report_config, report_request
 
@@ -54,17 +54,16 @@ class Command(BaseCommand):
             dataset = Dataset.objects.filter(team=team, name=o["dataset"]).first()
             if dataset is None:
                 raise CommandError(f"Team {team.name!r} has no dataset named {o['dataset']!r}.")
+        judges = None
         if o["judge"]:
             judges = list(Judge.objects.filter(team=team, name__in=o["judge"]))
             missing = sorted(set(o["judge"]) - {j.name for j in judges})
             if missing:
                 raise CommandError(f"No judge named {', '.join(missing)} in {team.name!r}.")
-        else:
-            judges = list(judges_with_verdicts(dataset=dataset))
         try:
             config = report_config(
-                judges=judges, humans=o["humans"], tie_policy=o["tie_policy"], seed=o["seed"],
-                resamples=o["resamples"], breakdown=o["breakdown"],
+                dataset=dataset, judges=judges, humans=o["humans"], tie_policy=o["tie_policy"],
+                seed=o["seed"], resamples=o["resamples"], breakdown=o["breakdown"],
             )  # fmt: skip
             report = report_request(
                 team=team, dataset=dataset, campaign=campaign, by=None, config=config, inline=True
