@@ -72,9 +72,17 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import ROOT, create_database, drop_database, migrate
+from common import (
+    ROOT,
+    create_database,
+    drop_database,
+    migrate,
+    stop_tree,
+    tree_cpu_seconds,
+    tree_peak_rss_mb,
+    tree_pids,
+)
 from import_bench import generate
-from judge_bench import stop_tree, tree_cpu_seconds, tree_peak_rss_mb, tree_pids
 
 TEAM, DATASET, CAMPAIGN = "bench", "annotate-bench", "bench"
 TARGET_P99_MS = 50.0

@@ -29,13 +29,11 @@ The last line of output is one JSON object with the figures (medians over --repe
 
 import argparse
 import asyncio
-import contextlib
 import fcntl
 import json
 import os
 import random
 import resource
-import signal
 import socket
 import statistics
 import subprocess
@@ -46,79 +44,21 @@ import urllib.request
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import ROOT, create_database, drop_database, make_text, migrate
+from common import (
+    ROOT,
+    create_database,
+    drop_database,
+    make_text,
+    migrate,
+    process_cpu_seconds,
+    stop_tree,
+    tree_cpu_seconds,
+    tree_peak_rss_mb,
+    tree_pids,
+)
 
-CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 TEAM, DATASET, JUDGE = "bench", "judge-bench", "bench-genrm"
 MODEL = "nvidia/Qwen3-Nemotron-235B-A22B-GenRM"
-
-
-# Processes -------------------------------------------------------------------------------------
-
-
-def tree_pids(root: int) -> list[int]:
-    """``root`` and every process below it."""
-    parent: dict[int, int] = {}
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                raw = Path(f"/proc/{entry}/stat").read_text()
-            except OSError:
-                continue
-            parent[int(entry)] = int(raw[raw.rindex(")") + 2 :].split()[1])
-    found, frontier = [root], [root]
-    while frontier:
-        frontier = [pid for pid, ppid in parent.items() if ppid in frontier]
-        found += frontier
-    return found
-
-
-def tree_cpu_seconds(root: int) -> float:
-    """User + system CPU of a process tree: the live processes' own time and that of the children
-    they reaped (a prefork child that was replaced)."""
-    ticks = 0
-    for pid in tree_pids(root):
-        try:
-            raw = Path(f"/proc/{pid}/stat").read_text()
-        except OSError:
-            continue
-        fields = raw[raw.rindex(")") + 2 :].split()
-        ticks += sum(int(value) for value in fields[11:15])  # utime stime cutime cstime
-    return ticks / CLOCK_TICKS
-
-
-def tree_peak_rss_mb(root: int) -> float:
-    """The largest peak resident set (VmHWM) of any live process in the tree, in MB."""
-    peaks = [0]
-    for pid in tree_pids(root):
-        try:
-            status = Path(f"/proc/{pid}/status").read_text()
-        except OSError:
-            continue
-        peaks += [int(line.split()[1]) for line in status.splitlines() if line.startswith("VmHWM:")]
-    return max(peaks) / 1024
-
-
-def process_cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text()
-    fields = fields[fields.rindex(")") + 2 :].split()
-    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
-
-
-def stop_tree(proc: subprocess.Popen | None, timeout: float = 20) -> None:
-    """SIGTERM (a Celery worker's warm shutdown), then SIGKILL what is left of its tree."""
-    if proc is None or proc.poll() is not None:
-        return
-    pids = tree_pids(proc.pid)
-    proc.terminate()
-    try:
-        proc.wait(timeout)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
-    for pid in pids[1:]:
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, signal.SIGKILL)
 
 
 # The fake server -------------------------------------------------------------------------------
